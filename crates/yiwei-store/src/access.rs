@@ -1,0 +1,227 @@
+//! The access check on personal records: every read, reveal and break-glass goes through
+//! here, is decided by `yiwei_domain::access`, and is written to the audit log, allowed or
+//! not.
+//!
+//! Ties (contract, referral, booking, study) that extend a user's reach come from the
+//! tables of later capabilities; [`ties`] is where each adds its query. Until those tables
+//! exist it finds none, which is the correct answer for a database without them.
+
+use chrono::Duration;
+use yiwei_domain::access::{self as rules, Basis, Refusal, Tie};
+use yiwei_domain::division::DivisionCode;
+
+use crate::audit::{self, Action, Event};
+use crate::crypto::Field;
+use crate::resident::{self, Resident};
+use crate::user::User;
+use crate::{Result, Store, StoreError, on_pool};
+
+/// Who is asking, and from where.
+#[derive(Clone, Debug)]
+pub struct Viewer<'a> {
+    pub user: &'a User,
+    pub remote_addr: Option<String>,
+}
+
+/// Why an access failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("a break-glass reason needs at least {} characters", rules::BREAK_GLASS_MIN_REASON_CHARS)]
+    ReasonTooShort,
+    #[error("your role cannot use break-glass")]
+    NoBreakGlass,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The ties between the viewer's institution and a resident. See the module docs.
+async fn ties(_store: &Store, _institution_id: Option<i64>, _resident_id: i64) -> Result<Vec<Tie>> {
+    Ok(Vec::new())
+}
+
+/// Whether the viewer holds a live break-glass grant for the resident.
+async fn has_break_glass(store: &Store, user_id: i64, resident_id: i64) -> Result<bool> {
+    let now = crate::now();
+    let n: i64 = on_pool!(store, |pool| {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM break_glass WHERE user_id = $1 AND resident_id = $2 AND expires_at > $3",
+        )
+        .bind(user_id)
+        .bind(resident_id)
+        .bind(now)
+        .fetch_one(pool)
+        .await
+    })?;
+    Ok(n > 0)
+}
+
+/// Decide and audit one access of `action` to `resident_id`.
+async fn check(store: &Store, viewer: &Viewer<'_>, resident_id: i64, action: Action, what: &str) -> Result<Basis, AccessError> {
+    let scope = resident::scope(store, resident_id).await?;
+    let ties = ties(store, viewer.user.institution_id, resident_id).await?;
+    let glass = has_break_glass(store, viewer.user.id, resident_id).await?;
+    let decision = rules::decide_personal_read(&viewer.user.actor(), &scope, &ties, glass);
+    let event = match decision {
+        Ok(basis) => Event::new(viewer.user.who(), action).basis(basis.as_str()),
+        Err(refusal) => Event::new(viewer.user.who(), Action::Denied)
+            .outcome("denied")
+            .basis(refusal_code(refusal))
+            .reason(action.as_str()),
+    }
+    .object(what, resident_id)
+    .resident(resident_id)
+    .from_addr(viewer.remote_addr.clone());
+    audit::append(store, &event).await?;
+    Ok(decision?)
+}
+
+fn refusal_code(r: Refusal) -> &'static str {
+    match r {
+        Refusal::OutsideReach => "outside_reach",
+        Refusal::AggregateRole => "aggregate_role",
+        Refusal::NotOwnRecord => "not_own_record",
+    }
+}
+
+/// Open a resident's record: checked and audited.
+pub async fn open_resident(store: &Store, viewer: &Viewer<'_>, resident_id: i64) -> Result<(Resident, Basis), AccessError> {
+    let basis = check(store, viewer, resident_id, Action::Read, "resident").await?;
+    Ok((resident::get(store, resident_id).await?, basis))
+}
+
+/// Reveal a masked identifier of a resident: checked and audited as `reveal`.
+pub async fn reveal(store: &Store, viewer: &Viewer<'_>, resident_id: i64, field: Field) -> Result<Option<String>, AccessError> {
+    let what = match field {
+        Field::IdCard => "resident.id_card",
+        Field::Phone => "resident.phone",
+    };
+    check(store, viewer, resident_id, Action::Reveal, what).await?;
+    Ok(resident::secret(store, resident_id, field).await?)
+}
+
+/// Find a resident by ID-card number (an exact, hashed lookup) and open the record.
+pub async fn find_by_id_card(store: &Store, viewer: &Viewer<'_>, id_card: &str) -> Result<Option<(Resident, Basis)>, AccessError> {
+    match resident::id_by_id_card(store, id_card).await? {
+        Some(id) => open_resident(store, viewer, id).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// List the residents of a division inside the viewer's reach, audited as one read of the
+/// list. Aggregate roles and residents are refused: lists are personal data.
+pub async fn list_residents(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    root: &DivisionCode,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Resident>, i64), AccessError> {
+    let actor = viewer.user.actor();
+    let refusal = if actor.role == rules::Role::Resident {
+        Some(Refusal::NotOwnRecord)
+    } else if !actor.role.reads_personal_records() {
+        Some(Refusal::AggregateRole)
+    } else if !actor.reach.contains(root) {
+        Some(Refusal::OutsideReach)
+    } else {
+        None
+    };
+    let event = match refusal {
+        None => Event::new(viewer.user.who(), Action::Read).basis("subtree"),
+        Some(r) => Event::new(viewer.user.who(), Action::Denied).outcome("denied").basis(refusal_code(r)).reason("read"),
+    }
+    .object("resident_list", root.as_str())
+    .from_addr(viewer.remote_addr.clone());
+    audit::append(store, &event).await?;
+    if let Some(r) = refusal {
+        return Err(r.into());
+    }
+    Ok(resident::list_within(store, root, limit, offset).await?)
+}
+
+/// Open break-glass access to one resident for `lasts`, with a reason. Audited and kept
+/// for review.
+pub async fn break_glass(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+    reason: &str,
+    lasts: Duration,
+) -> Result<(), AccessError> {
+    if !viewer.user.role.may_break_glass() {
+        return Err(AccessError::NoBreakGlass);
+    }
+    let reason = rules::break_glass_reason(reason).ok_or(AccessError::ReasonTooShort)?;
+    resident::scope(store, resident_id).await?;
+    let now = crate::now();
+    let mut tx = store.begin().await?;
+    crate::on_tx!(&mut tx, |conn| {
+        sqlx::query(
+            "INSERT INTO break_glass (user_id, resident_id, reason, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(viewer.user.id)
+        .bind(resident_id)
+        .bind(reason)
+        .bind(now)
+        .bind(now + lasts)
+        .execute(&mut *conn)
+        .await
+            .map(|r| r.rows_affected())
+    })
+    .map_err(StoreError::from)?;
+    let event = Event::new(viewer.user.who(), Action::BreakGlass)
+        .object("resident", resident_id)
+        .resident(resident_id)
+        .basis("break_glass")
+        .reason(reason)
+        .from_addr(viewer.remote_addr.clone());
+    audit::append_in(&mut tx, store.keys().audit_key(), &event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A break-glass grant, for the review list.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    pub id: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub resident_id: i64,
+    pub reason: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub reviewed: bool,
+}
+
+/// Break-glass grants, unreviewed first, newest first.
+pub async fn grants(store: &Store, limit: i64, offset: i64) -> Result<Vec<Grant>> {
+    use crate::Row;
+    on_pool!(store, |pool| {
+        let rows = sqlx::query(
+            "SELECT b.id, b.user_id, u.username, b.resident_id, b.reason, b.created_at, b.expires_at, \
+             b.reviewed_at IS NOT NULL AS reviewed FROM break_glass b JOIN app_user u ON u.id = b.user_id \
+             ORDER BY reviewed, b.id DESC LIMIT $1 OFFSET $2",
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Grant {
+                    id: r.col("id")?,
+                    user_id: r.col("user_id")?,
+                    username: r.col("username")?,
+                    resident_id: r.col("resident_id")?,
+                    reason: r.col("reason")?,
+                    created_at: r.col("created_at")?,
+                    expires_at: r.col("expires_at")?,
+                    reviewed: r.col("reviewed")?,
+                })
+            })
+            .collect()
+    })
+}
