@@ -110,3 +110,17 @@ pub async fn count_within(store: &Store, root: &DivisionCode) -> Result<i64> {
     })
     .map_err(Into::into)
 }
+
+/// Number of divisions at `level` inside `root`.
+pub async fn count_at_level(store: &Store, root: &DivisionCode, level: Level) -> Result<i64> {
+    let (low, high) = root.subtree_range();
+    on_pool!(store, |pool| {
+        sqlx::query_scalar("SELECT COUNT(*) FROM division WHERE code >= $1 AND code < $2 AND level = $3")
+            .bind(&low)
+            .bind(&high)
+            .bind(level.as_str())
+            .fetch_one(pool)
+            .await
+    })
+    .map_err(Into::into)
+}

@@ -24,6 +24,11 @@ pub struct Resident {
     pub birth_date: Option<NaiveDate>,
     pub has_id_card: bool,
     pub has_phone: bool,
+    /// The ID-card number masked for display (`451226********1234`); filled when one
+    /// record is opened, `None` in lists.
+    pub id_card_masked: Option<String>,
+    /// The phone number masked for display (`138****5678`); as above.
+    pub phone_masked: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -51,6 +56,8 @@ fn resident(row: &impl Row) -> Result<Resident> {
         birth_date: row.col("birth_date")?,
         has_id_card: row.col("has_id_card")?,
         has_phone: row.col("has_phone")?,
+        id_card_masked: None,
+        phone_masked: None,
         created_at: row.col("created_at")?,
     })
 }
@@ -116,16 +123,21 @@ pub async fn scope(store: &Store, id: i64) -> Result<RecordScope> {
     })
 }
 
+/// One record, with its identifiers masked for display (decrypted here, never returned
+/// in full; the full values come only from an audited reveal).
 pub(crate) async fn get(store: &Store, id: i64) -> Result<Resident> {
     let sql = format!("SELECT {COLUMNS} FROM resident WHERE id = $1");
-    on_pool!(store, |pool| {
+    let mut r = on_pool!(store, |pool| {
         let row = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(id)
             .fetch_optional(pool)
             .await?
             .ok_or(StoreError::NotFound("resident"))?;
         resident(&row)
-    })
+    })?;
+    r.id_card_masked = secret(store, id, Field::IdCard).await?.map(|v| yiwei_domain::mask::id_card(&v));
+    r.phone_masked = secret(store, id, Field::Phone).await?.map(|v| yiwei_domain::mask::phone(&v));
+    Ok(r)
 }
 
 pub(crate) async fn list_within(

@@ -6,10 +6,33 @@
 //! the message catalogs in `i18n/` (Chinese by default, English by a switch). FHIR
 //! resources are hand-written serde types next to their handlers.
 
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod fhir;
+pub mod i18n;
+pub mod pages;
+pub mod shell;
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration as StdDuration, Instant};
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use chrono::Duration;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tower_http::set_header::SetResponseHeaderLayer;
 use yiwei_domain::division::DivisionCode;
 use yiwei_domain::lockout::LockoutPolicy;
 use yiwei_store::Store;
+
+use crate::error::PageFailure;
+use crate::i18n::Tr;
 
 /// What the web layer needs from the configuration.
 #[derive(Clone, Debug)]
@@ -24,10 +47,214 @@ pub struct WebConfig {
     /// The county this instance runs.
     pub county: DivisionCode,
     pub county_name: String,
+    /// The county's offset from UTC in hours (China: 8), for dates shown on pages.
+    pub utc_offset_hours: i32,
+    /// The address clients reach this server at, e.g. `http://127.0.0.1:8080`; used for
+    /// absolute URLs in FHIR Bundles.
+    pub public_url: String,
 }
 
+/// Shared state of every handler.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<WebConfig>,
+    metrics: PrometheusHandle,
+}
+
+impl AppState {
+    pub fn fhir_base(&self) -> String {
+        format!("{}/fhir", self.config.public_url.trim_end_matches('/'))
+    }
+}
+
+/// The process-wide Prometheus recorder (a recorder can be installed once per process).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0])
+                .expect("static buckets are valid")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (in tests); ours still renders.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Request body limit: forms and FHIR JSON are small; DICOM uploads get their own route
+/// limit when they arrive.
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
 /// The whole application: every route with its middleware.
-pub fn app(store: Store, config: WebConfig) -> axum::Router {
-    let _ = (store, config);
-    axum::Router::new()
+pub fn app(store: Store, config: WebConfig) -> Router {
+    let state = AppState { store, config: Arc::new(config), metrics: metrics_handle() };
+    let pages = Router::new()
+        .route("/", get(pages::home::show))
+        .route("/login", get(pages::login::show).post(pages::login::submit))
+        .route("/logout", post(pages::login::logout))
+        .route("/lang/{code}", get(pages::login::switch_lang))
+        .route("/divisions", get(pages::division::index))
+        .route("/divisions/{code}", get(pages::division::show))
+        .route("/orgs", get(pages::org::list))
+        .route("/residents", get(pages::resident::list))
+        .route("/residents/{id}", get(pages::resident::show))
+        .route("/residents/{id}/reveal", post(pages::resident::reveal))
+        .route("/residents/{id}/break-glass", post(pages::resident::break_glass))
+        .route("/me", get(pages::resident::me))
+        .route("/admin/users", get(pages::admin::users).post(pages::admin::add_user))
+        .route("/admin/users/{id}/{action}", post(pages::admin::user_action))
+        .route("/admin/audit", get(pages::admin::audit_log))
+        .route("/admin/break-glass", get(pages::admin::grants))
+        .layer(middleware::from_fn(render_page_errors))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+    let fhir = Router::new()
+        .route("/metadata", get(fhir_metadata))
+        .route("/Organization", get(fhir::organization::search))
+        .route("/Organization/{id}", get(fhir::organization::read))
+        .route("/Location", get(fhir::location::search))
+        .route("/Location/{id}", get(fhir::location::read))
+        .fallback(fhir_unknown);
+    Router::new()
+        .merge(pages)
+        .nest("/fhir", fhir)
+        .route("/api/v1/me", get(api::me))
+        .route("/api/v1/divisions/{code}", get(api::division_summary))
+        .route("/openapi.json", get(api::openapi))
+        .route("/healthz", get(api::healthz))
+        .route("/metrics", get(render_metrics))
+        .route("/static/style.css", get(stylesheet))
+        .fallback(not_found)
+        .layer(middleware::from_fn(record_metrics))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(security_headers())
+        .with_state(state)
+}
+
+fn security_headers() -> tower::layer::util::Stack<
+    SetResponseHeaderLayer<HeaderValue>,
+    tower::layer::util::Stack<
+        SetResponseHeaderLayer<HeaderValue>,
+        tower::layer::util::Stack<
+            SetResponseHeaderLayer<HeaderValue>,
+            tower::layer::util::Stack<SetResponseHeaderLayer<HeaderValue>, SetResponseHeaderLayer<HeaderValue>>,
+        >,
+    >,
+> {
+    let h = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
+    tower::layer::util::Stack::new(
+        h(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+        tower::layer::util::Stack::new(
+            h(header::X_FRAME_OPTIONS, "DENY"),
+            tower::layer::util::Stack::new(
+                h(header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                tower::layer::util::Stack::new(
+                    h(header::REFERRER_POLICY, "same-origin"),
+                    h(HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()"),
+                ),
+            ),
+        ),
+    )
+}
+
+async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("../static/style.css"),
+    )
+        .into_response()
+}
+
+async fn fhir_metadata(State(state): State<AppState>) -> fhir::Fhir {
+    fhir::Fhir(StatusCode::OK, fhir::capability_statement(&state.fhir_base()))
+}
+
+async fn fhir_unknown() -> fhir::Outcome {
+    fhir::Outcome {
+        status: StatusCode::NOT_FOUND,
+        code: "not-supported",
+        english: "this resource type or interaction is not supported; see /fhir/metadata".into(),
+        chinese: "不支持该资源类型或操作".into(),
+    }
+}
+
+async fn not_found() -> error::PageError {
+    error::PageError::NotFound
+}
+
+async fn render_metrics(State(state): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
+}
+
+/// Count requests and time them, labelled by route template (not raw path, so ids do not
+/// explode the label set).
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let elapsed = started.elapsed();
+    metrics::counter!("yiwei_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("yiwei_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(elapsed.as_secs_f64());
+    if elapsed > StdDuration::from_secs(2) {
+        tracing::warn!(duration_ms = elapsed.as_millis() as u64, "slow request");
+    }
+    response
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    shell: shell::Shell,
+    status: u16,
+    message: String,
+    break_glass: Option<pages::resident::BreakGlassForm>,
+}
+
+/// Render page errors in the visitor's language, and log server errors once.
+async fn render_page_errors(request: Request, next: Next) -> Response {
+    let tr = Tr::new(auth::lang_of(request.headers()));
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    let Some(failure) = response.extensions_mut().remove::<PageFailure>() else { return response };
+    if let Some(cause) = &failure.cause {
+        tracing::error!(http.status = failure.status.as_u16(), http.path = %path, error = %cause, "page failed");
+    }
+    let mut message = tr.t(failure.key).to_owned();
+    if let Some(detail) = &failure.detail {
+        message.push(' ');
+        message.push_str(detail);
+    }
+    let page = ErrorPage {
+        shell: shell::Shell {
+            tr,
+            title: tr.t("error.title").to_owned(),
+            path,
+            csrf: String::new(),
+            user: None,
+            nav: Vec::new(),
+            flash: None,
+        },
+        status: failure.status.as_u16(),
+        message,
+        break_glass: None,
+    };
+    match page.render() {
+        Ok(html) => (failure.status, axum::response::Html(html)).into_response(),
+        Err(_) => (failure.status, tr.t(failure.key).to_owned()).into_response(),
+    }
 }

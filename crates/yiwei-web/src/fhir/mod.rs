@@ -1,0 +1,253 @@
+//! FHIR R4 (4.0.1) JSON API under `/fhir`.
+//!
+//! Resources are hand-written serde types for exactly what we serve (the `fhir` crate's R4
+//! models take minutes to compile). Errors are `OperationOutcome`s with the English text
+//! in `diagnostics` and the Chinese in `details.text`. Search is strict: an unknown
+//! parameter or a malformed value is a 400, not silently ignored, so a client learns of a
+//! typo at once (FHIR R4 §3.1.1.5 allows either; `Prefer: handling=lenient` is not yet
+//! supported). Paging uses `_count` (default 50, max 500) and `_offset`, with `self`,
+//! `next` and `previous` links in the Bundle.
+
+pub mod location;
+pub mod organization;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+use yiwei_store::StoreError;
+
+pub const FHIR_JSON: &str = "application/fhir+json";
+
+/// A FHIR JSON response with the right content type.
+pub struct Fhir(pub StatusCode, pub Value);
+
+impl IntoResponse for Fhir {
+    fn into_response(self) -> Response {
+        let mut response = (self.0, Json(self.1)).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+        response
+    }
+}
+
+/// An error as an OperationOutcome.
+#[derive(Debug)]
+pub struct Outcome {
+    pub status: StatusCode,
+    /// IssueType code (`invalid`, `not-found`, `forbidden`, `login`, `exception`, …).
+    pub code: &'static str,
+    pub english: String,
+    pub chinese: String,
+}
+
+impl Outcome {
+    pub fn invalid(english: impl Into<String>, chinese: impl Into<String>) -> Outcome {
+        Outcome { status: StatusCode::BAD_REQUEST, code: "invalid", english: english.into(), chinese: chinese.into() }
+    }
+
+    pub fn not_found(what: &str) -> Outcome {
+        Outcome {
+            status: StatusCode::NOT_FOUND,
+            code: "not-found",
+            english: format!("{what} not found"),
+            chinese: "未找到该资源".into(),
+        }
+    }
+
+    pub fn login() -> Outcome {
+        Outcome {
+            status: StatusCode::UNAUTHORIZED,
+            code: "login",
+            english: "send Authorization: Bearer <token>".into(),
+            chinese: "请提供访问令牌".into(),
+        }
+    }
+}
+
+impl IntoResponse for Outcome {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(fhir.issue = self.code, error = %self.english, "fhir request failed");
+        }
+        let body = json!({
+            "resourceType": "OperationOutcome",
+            "issue": [{
+                "severity": if self.status.is_server_error() { "fatal" } else { "error" },
+                "code": self.code,
+                "details": {"text": self.chinese},
+                "diagnostics": self.english,
+            }]
+        });
+        let mut response = Fhir(self.status, body).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for Outcome {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => Outcome::not_found(what),
+            StoreError::Invalid(msg) => Outcome::invalid(msg, "请求有误"),
+            StoreError::Unavailable(_) => Outcome {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "transient",
+                english: "the database is unavailable".into(),
+                chinese: "数据库暂时不可用".into(),
+            },
+            other => Outcome {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "exception",
+                english: other.to_string(),
+                chinese: "系统内部错误".into(),
+            },
+        }
+    }
+}
+
+/// The parsed common search parameters.
+#[derive(Clone, Debug)]
+pub struct Paging {
+    pub count: i64,
+    pub offset: i64,
+}
+
+/// Split a raw query into pairs, refusing parameters outside `allowed` (plus `_count`,
+/// `_offset`, `_format`), and read the paging parameters.
+pub fn parse_search(raw: Option<&str>, allowed: &[&str]) -> Result<(Vec<(String, String)>, Paging), Outcome> {
+    let mut pairs = Vec::new();
+    let mut paging = Paging { count: 50, offset: 0 };
+    for part in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        let k = percent_decode(k).ok_or_else(|| Outcome::invalid("query is not valid UTF-8", "查询参数编码有误"))?;
+        let v = percent_decode(v).ok_or_else(|| Outcome::invalid("query is not valid UTF-8", "查询参数编码有误"))?;
+        match k.as_str() {
+            "_count" => {
+                paging.count = v.parse::<i64>().ok().filter(|n| (0..=500).contains(n)).ok_or_else(|| {
+                    Outcome::invalid(format!("_count must be a number from 0 to 500, got {v:?}"), "_count 须为 0 到 500 的整数")
+                })?
+            }
+            "_offset" => {
+                paging.offset = v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                    Outcome::invalid(format!("_offset must be a non-negative number, got {v:?}"), "_offset 须为非负整数")
+                })?
+            }
+            "_format" => {
+                if !matches!(v.as_str(), "json" | "application/json" | FHIR_JSON) {
+                    return Err(Outcome::invalid("only JSON is supported (_format=json)", "仅支持 JSON 格式"));
+                }
+            }
+            name if allowed.contains(&name) => pairs.push((k, v)),
+            _ => {
+                return Err(Outcome::invalid(
+                    format!("unknown search parameter {k:?}; supported: {}", allowed.join(", ")),
+                    format!("不支持的查询参数 {k}"),
+                ));
+            }
+        }
+    }
+    Ok((pairs, paging))
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return None;
+                }
+                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A searchset Bundle with paging links.
+pub fn bundle<T: Serialize>(base: &str, resource_type: &str, query: &str, resources: &[T], total: i64, paging: &Paging) -> Value {
+    let link = |offset: i64| {
+        let mut q = query.to_owned();
+        if !q.is_empty() {
+            q.push('&');
+        }
+        format!("{base}/{resource_type}?{q}_count={}&_offset={offset}", paging.count)
+    };
+    let mut links = vec![json!({"relation": "self", "url": link(paging.offset)})];
+    if paging.offset + paging.count < total {
+        links.push(json!({"relation": "next", "url": link(paging.offset + paging.count)}));
+    }
+    if paging.offset > 0 {
+        links.push(json!({"relation": "previous", "url": link((paging.offset - paging.count).max(0))}));
+    }
+    let entries: Vec<Value> = resources
+        .iter()
+        .map(|r| {
+            let resource = serde_json::to_value(r).unwrap_or(Value::Null);
+            let id = resource.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            json!({"fullUrl": format!("{base}/{resource_type}/{id}"), "resource": resource, "search": {"mode": "match"}})
+        })
+        .collect();
+    json!({"resourceType": "Bundle", "type": "searchset", "total": total, "link": links, "entry": entries})
+}
+
+/// The CapabilityStatement at `/fhir/metadata`.
+pub fn capability_statement(base: &str) -> Value {
+    let common = [("_count", "number", "Page size (0-500, default 50)"), ("_offset", "number", "Rows to skip (paging)")];
+    let params = |list: &[(&str, &str, &str)]| -> Vec<Value> {
+        list.iter()
+            .chain(common.iter())
+            .map(|(name, ty, doc)| json!({"name": name, "type": ty, "documentation": doc}))
+            .collect()
+    };
+    json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-23",
+        "publisher": "yiwei",
+        "kind": "instance",
+        "software": {"name": "yiwei", "version": env!("CARGO_PKG_VERSION")},
+        "implementation": {"description": "yiwei county health information platform (医卫)", "url": base},
+        "fhirVersion": "4.0.1",
+        "format": ["json"],
+        "rest": [{
+            "mode": "server",
+            "security": {
+                "cors": false,
+                "description": "Bearer tokens (yiwei user token NAME) or a browser session; the user's role and division reach apply."
+            },
+            "resource": [
+                {
+                    "type": "Organization",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("_id", "token", "Logical id"),
+                        ("name", "string", "Part of the name, Chinese or English"),
+                        ("type", "token", "Institution kind (urn:yiwei:institution-kind)"),
+                        ("identifier", "token", "Registration code"),
+                        ("partof", "reference", "Medical community: Organization/mc-N"),
+                    ]),
+                },
+                {
+                    "type": "Location",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("_id", "token", "Division code"),
+                        ("name", "string", "Part of the name"),
+                        ("partof", "reference", "Location/<parent division code>"),
+                    ]),
+                }
+            ]
+        }]
+    })
+}

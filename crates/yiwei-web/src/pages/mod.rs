@@ -1,0 +1,25 @@
+//! Server-rendered pages. Each handler extracts, calls the store, and renders a template.
+
+pub mod admin;
+pub mod division;
+pub mod home;
+pub mod login;
+pub mod org;
+pub mod resident;
+
+use askama::Template;
+use axum::response::Html;
+
+use crate::error::PageError;
+
+/// Render a template into an HTML response.
+pub fn render(t: &impl Template) -> Result<Html<String>, PageError> {
+    Ok(Html(t.render()?))
+}
+
+/// Format an instant in the county's local time (UTC+8 by default).
+pub fn local_time(t: chrono::DateTime<chrono::Utc>, offset_hours: i32) -> String {
+    let offset = chrono::FixedOffset::east_opt(offset_hours * 3600)
+        .unwrap_or_else(|| chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset"));
+    t.with_timezone(&offset).format("%Y-%m-%d %H:%M").to_string()
+}
