@@ -109,6 +109,7 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/admin/users/{id}/{action}", post(pages::admin::user_action))
         .route("/admin/audit", get(pages::admin::audit_log))
         .route("/admin/break-glass", get(pages::admin::grants))
+        .fallback(not_found)
         .layer(middleware::from_fn(render_page_errors))
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
     let fhir = Router::new()
@@ -127,7 +128,6 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(render_metrics))
         .route("/static/style.css", get(stylesheet))
-        .fallback(not_found)
         .layer(middleware::from_fn(record_metrics))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(security_headers())

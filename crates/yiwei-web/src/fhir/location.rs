@@ -80,14 +80,14 @@ fn parse_code(v: &str) -> Result<DivisionCode, Outcome> {
     DivisionCode::parse(v).map_err(|e| Outcome::invalid(e.to_string(), "区划代码有误"))
 }
 
-pub async fn read(State(state): State<AppState>, _user: crate::auth::ApiUser, Path(id): Path<String>) -> Result<Fhir, Outcome> {
+pub async fn read(State(state): State<AppState>, _user: super::FhirUser, Path(id): Path<String>) -> Result<Fhir, Outcome> {
     let code = DivisionCode::parse(&id).map_err(|_| Outcome::not_found("Location"))?;
     let d = division::get(&state.store, &code).await?;
     let value = serde_json::to_value(from_division(&d)).map_err(|e| Outcome::invalid(e.to_string(), "序列化失败"))?;
     Ok(Fhir(StatusCode::OK, value))
 }
 
-pub async fn search(State(state): State<AppState>, _user: crate::auth::ApiUser, RawQuery(raw): RawQuery) -> Result<Fhir, Outcome> {
+pub async fn search(State(state): State<AppState>, _user: super::FhirUser, RawQuery(raw): RawQuery) -> Result<Fhir, Outcome> {
     let (pairs, paging) = parse_search(raw.as_deref(), &["_id", "name", "partof"])?;
     let mut name = String::new();
     let mut id: Option<DivisionCode> = None;

@@ -108,6 +108,21 @@ impl From<StoreError> for Outcome {
     }
 }
 
+/// The user of a FHIR request; refused with a `login` OperationOutcome otherwise.
+#[derive(Clone, Debug)]
+pub struct FhirUser(pub yiwei_store::user::User);
+
+impl axum::extract::FromRequestParts<crate::AppState> for FhirUser {
+    type Rejection = Outcome;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &crate::AppState) -> Result<Self, Outcome> {
+        match crate::auth::ApiUser::resolve(parts, state).await? {
+            Some(user) => Ok(FhirUser(user)),
+            None => Err(Outcome::login()),
+        }
+    }
+}
+
 /// The parsed common search parameters.
 #[derive(Clone, Debug)]
 pub struct Paging {

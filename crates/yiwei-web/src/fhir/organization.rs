@@ -112,7 +112,7 @@ pub fn from_community(c: &MedicalCommunity) -> Organization {
     }
 }
 
-pub async fn read(State(state): State<AppState>, _user: crate::auth::ApiUser, Path(id): Path<String>) -> Result<Fhir, Outcome> {
+pub async fn read(State(state): State<AppState>, _user: super::FhirUser, Path(id): Path<String>) -> Result<Fhir, Outcome> {
     let resource = if let Some(n) = id.strip_prefix("mc-") {
         let n: i64 = n.parse().map_err(|_| Outcome::not_found("Organization"))?;
         serde_json::to_value(from_community(&org::community_by_id(&state.store, n).await?))
@@ -123,7 +123,7 @@ pub async fn read(State(state): State<AppState>, _user: crate::auth::ApiUser, Pa
     Ok(Fhir(StatusCode::OK, resource.map_err(|e| Outcome::invalid(e.to_string(), "序列化失败"))?))
 }
 
-pub async fn search(State(state): State<AppState>, _user: crate::auth::ApiUser, RawQuery(raw): RawQuery) -> Result<Fhir, Outcome> {
+pub async fn search(State(state): State<AppState>, _user: super::FhirUser, RawQuery(raw): RawQuery) -> Result<Fhir, Outcome> {
     let (pairs, paging) = parse_search(raw.as_deref(), &["_id", "name", "type", "identifier", "partof"])?;
     let mut filter = Filter::default();
     let mut only_id: Option<i64> = None;

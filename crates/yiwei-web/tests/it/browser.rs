@@ -1,0 +1,138 @@
+//! Browser tests in headless Chromium through chromedriver (WebDriver), against the app
+//! served on a random local port. Without Chromium they are skipped with a message,
+//! unless `YIWEI_REQUIRE_BROWSER=1`, which turns the skip into a failure (CI sets it).
+
+use std::process::{Child, Command, Stdio};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::support::{PASSWORD, TestApp};
+
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// Start chromedriver, or say why not.
+fn start_driver() -> Option<Driver> {
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| std::path::Path::new(p).exists());
+    let driver = ["/usr/bin/chromedriver"].into_iter().find(|p| std::path::Path::new(p).exists());
+    match (chromium, driver) {
+        (Some(_), Some(driver)) => {
+            let port = free_port();
+            let child = Command::new(driver)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver starts");
+            Some(Driver { child, port })
+        }
+        _ => {
+            assert!(
+                std::env::var("YIWEI_REQUIRE_BROWSER").as_deref() != Ok("1"),
+                "YIWEI_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed (apt-get install chromium chromium-driver)"
+            );
+            eprintln!("skipping browser tests: install chromium and chromium-driver to run them");
+            None
+        }
+    }
+}
+
+async fn connect(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({"args": [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--window-size=360,740"
+        ]}),
+    );
+    let url = format!("http://127.0.0.1:{}", driver.port);
+    // chromedriver needs a moment to listen; retry the connection instead of sleeping blind.
+    let mut last_error = String::new();
+    for _ in 0..100 {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
+            Ok(client) => return client,
+            Err(e) => {
+                last_error = e.to_string();
+                tokio::task::yield_now().await;
+                let _ = tokio::net::TcpStream::connect(("127.0.0.1", driver.port)).await;
+            }
+        }
+    }
+    panic!("cannot connect to chromedriver: {last_error}");
+}
+
+async fn serve(app: &TestApp) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = app.router.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .await
+            .expect("serve");
+    });
+    format!("http://{addr}")
+}
+
+async fn log_in(c: &Client, base: &str, username: &str) {
+    c.delete_all_cookies().await.expect("cookies");
+    c.goto(&format!("{base}/login")).await.expect("login page");
+    c.find(Locator::Id("username")).await.expect("username").send_keys(username).await.expect("type");
+    c.find(Locator::Id("password")).await.expect("password").send_keys(PASSWORD).await.expect("type");
+    c.find(Locator::Id("login-submit")).await.expect("submit").click().await.expect("click");
+    c.wait().for_element(Locator::Id("home-title")).await.expect("home page after login");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_role_logs_in_is_refused_outside_its_reach_and_switches_language() {
+    let Some(driver) = start_driver() else { return };
+    let app = TestApp::new("sqlite").await;
+    let base = serve(&app).await;
+    let c = connect(&driver).await;
+    for (username, role, refused) in [
+        ("admin", "county_admin", format!("/residents/{}", app.fixture.home_resident)),
+        ("analyst", "analyst", "/admin/users".to_owned()),
+        ("township.doctor", "clinician", format!("/residents/{}", app.fixture.other_township_resident)),
+        ("village.doctor", "village_doctor", "/divisions/451226101".to_owned()),
+        ("resident", "resident", format!("/residents/{}", app.fixture.home_resident)),
+    ] {
+        log_in(&c, &base, username).await;
+        let card = c.find(Locator::Id("home-role")).await.expect("role card");
+        assert_eq!(card.attr("data-role").await.expect("attr").as_deref(), Some(role));
+        c.goto(&format!("{base}{refused}")).await.expect("goto");
+        let status = c.find(Locator::Id("error-status")).await.expect("refusal page").text().await.expect("text");
+        assert!(status.starts_with("403"), "{username} at {refused}: {status}");
+        c.goto(&format!("{base}/")).await.expect("home");
+        c.find(Locator::Id("lang-switch")).await.expect("switch").click().await.expect("click");
+        let title = c.find(Locator::Id("home-title")).await.expect("title").text().await.expect("text");
+        assert_eq!(title, "Workbench", "{username}");
+        c.find(Locator::Id("lang-switch")).await.expect("switch").click().await.expect("click");
+        let title = c.find(Locator::Id("home-title")).await.expect("title").text().await.expect("text");
+        assert_eq!(title, "工作台", "{username}");
+        c.find(Locator::Id("logout")).await.expect("logout").click().await.expect("click");
+        c.wait().for_element(Locator::Id("login-submit")).await.expect("back at login");
+    }
+    // The page fits a 360-px phone: nothing wider than the viewport.
+    log_in(&c, &base, "village.doctor").await;
+    let width = c
+        .execute("return document.documentElement.scrollWidth <= window.innerWidth;", vec![])
+        .await
+        .expect("script");
+    assert_eq!(width, serde_json::Value::Bool(true));
+    c.close().await.expect("close");
+}

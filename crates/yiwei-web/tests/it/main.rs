@@ -1,0 +1,6 @@
+//! HTTP tests of yiwei-web: in process through `tower::ServiceExt::oneshot`, on SQLite and,
+//! when `YIWEI_TEST_PG_URL` is set, on PostgreSQL; and browser tests in headless Chromium.
+
+mod browser;
+mod http;
+mod support;
