@@ -212,7 +212,7 @@ pub async fn count_by_child(store: &Store, root: &DivisionCode) -> Result<Vec<(S
     let (low, high) = root.subtree_range();
     on_pool!(store, |pool| {
         let rows = sqlx::query(
-            "SELECT substr(division_code, 1, $1) AS child, COUNT(*) AS n FROM resident \
+            "SELECT substr(division_code, 1, CAST($1 AS INTEGER)) AS child, COUNT(*) AS n FROM resident \
              WHERE division_code >= $2 AND division_code < $3 GROUP BY child ORDER BY child",
         )
         .bind(digits)
