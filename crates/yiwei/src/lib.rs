@@ -1,1 +1,6 @@
-//! placeholder
+//! The `yiwei` binary's library half: configuration, the demo county and the CLI, so that
+//! integration tests can use the demo county as a fixture.
+
+pub mod cli;
+pub mod config;
+pub mod demo;

@@ -1,0 +1,429 @@
+//! The command line: `serve`, `demo`, `user …`, `audit verify`, `backup`, `restore`.
+//! Exit codes: 0 success, 1 failure (message on stderr), 2 usage error.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use yiwei_domain::access::Role;
+use yiwei_domain::division::DivisionCode;
+use yiwei_store::audit::{self, Action, Event, Who};
+use yiwei_store::{Keys, Store, backup, org, session, user};
+
+use crate::config::{Config, Overrides};
+use crate::demo;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "yiwei",
+    version,
+    about = "yiwei (医卫): the county health information platform"
+)]
+struct Cli {
+    /// Configuration file (default: ./yiwei.toml if present)
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Data folder (SQLite database, key file)
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// sqlite:… or postgres://… (default: SQLite in the data folder)
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the web UI and APIs
+    Serve {
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Build the demo county if the database is empty, print its logins, and serve it
+    Demo {
+        #[arg(long)]
+        listen: Option<String>,
+        /// Build and print, but do not serve
+        #[arg(long)]
+        no_serve: bool,
+        #[arg(long, default_value_t = 6)]
+        residents_per_village: u32,
+    },
+    /// Manage user accounts
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Audit log tools
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Write a consistent backup of the whole database to FILE
+    Backup { file: PathBuf },
+    /// Restore FILE into an empty database
+    Restore { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Add a user; the password is read from standard input (one line)
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: String,
+        /// Institution code
+        #[arg(long)]
+        institution: String,
+        /// Division code of the user's reach (default: the institution's division)
+        #[arg(long)]
+        reach: Option<String>,
+        #[arg(long)]
+        resident_id: Option<i64>,
+        #[arg(long)]
+        phone: Option<String>,
+    },
+    /// Disable a user (ends their sessions and tokens)
+    Disable { username: String },
+    /// Enable a disabled user
+    Enable { username: String },
+    /// Set a new password (read from standard input) and clear the lockout
+    ResetPassword { username: String },
+    /// Issue an API bearer token, printed once
+    Token {
+        username: String,
+        #[arg(long, default_value = "cli")]
+        label: String,
+        #[arg(long)]
+        days: Option<i64>,
+    },
+    /// List users
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Check the hash chain of the audit log; exit 1 if it is broken
+    Verify,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn system() -> Who {
+    Who {
+        username: Some("cli".into()),
+        role: Some("system".into()),
+        ..Who::default()
+    }
+}
+
+async fn open(config: &Config) -> Result<Store> {
+    let keys = Keys::load_or_create(&config.data_dir).context("cannot load the master key")?;
+    Store::open(&config.database_url, &config.data_dir, keys)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                crate::config::redact_url(&config.database_url)
+            )
+        })
+}
+
+fn read_password() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let listen = match &cli.command {
+        Command::Serve { listen } | Command::Demo { listen, .. } => listen.clone(),
+        _ => None,
+    };
+    let flags = Overrides {
+        data_dir: cli.data_dir.clone(),
+        database_url: cli.database_url.clone(),
+        listen,
+    };
+    let config = Config::load(cli.config.as_deref(), std::env::vars(), &flags)?;
+    match cli.command {
+        Command::Serve { .. } => {
+            init_tracing(&config);
+            let store = open(&config).await?;
+            serve(&config, store).await?;
+        }
+        Command::Demo {
+            no_serve,
+            residents_per_village,
+            ..
+        } => {
+            init_tracing(&config);
+            let store = open(&config).await?;
+            let logins = if backup::is_empty(&store).await? {
+                println!("building the demo county 环江毛南族自治县 (451226)…");
+                let opts = demo::DemoOptions {
+                    residents_per_village,
+                    ..demo::DemoOptions::default()
+                };
+                let county = demo::build(&store, &opts).await?;
+                println!(
+                    "built {} villages, {} institutions, {} residents",
+                    county.villages, county.institutions, county.residents
+                );
+                county.logins
+            } else {
+                demo::logins(&store).await?
+            };
+            println!(
+                "\ndemo logins (password for all: {}; a demo password, never for real use):",
+                demo::DEMO_PASSWORD
+            );
+            for l in &logins {
+                println!(
+                    "  {:<28} {:<16} {}",
+                    l.username,
+                    l.role.as_str(),
+                    l.display_name
+                );
+            }
+            if !no_serve {
+                serve(&config, store).await?;
+            }
+        }
+        Command::User(command) => {
+            let store = open(&config).await?;
+            user_command(&store, command).await?;
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let store = open(&config).await?;
+            let bar = ProgressBar::new(audit::count(&store).await?.max(0) as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:40} {pos}/{len} audit entries")
+                    .expect("template"),
+            );
+            let result =
+                audit::verify(&store, |done, _| bar.set_position(done.max(0) as u64)).await?;
+            bar.finish_and_clear();
+            match result.problem {
+                None => println!("audit chain intact: {} entries", result.checked),
+                Some((seq, problem)) => {
+                    eprintln!("audit chain BROKEN at entry {seq}: {}", problem.describe());
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Command::Backup { file } => {
+            let store = open(&config).await?;
+            let bar = ProgressBar::new_spinner();
+            let rows = backup::write(&store, &file, |table, n| {
+                bar.set_message(format!("{table}: {n} rows"))
+            })
+            .await?;
+            bar.finish_and_clear();
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            audit::append(
+                &store,
+                &Event::new(system(), Action::Backup).object("backup", name),
+            )
+            .await?;
+            println!("backup written: {rows} rows to {}", file.display());
+        }
+        Command::Restore { file } => {
+            let keys =
+                Keys::load_or_create(&config.data_dir).context("cannot load the master key")?;
+            let summary = backup::check(&file, keys.fingerprint())?;
+            println!(
+                "backup of {} rows from {} ({}), schema {}",
+                summary.rows, summary.created_at, summary.backend, summary.schema_version
+            );
+            let store = open(&config).await?;
+            let bar = ProgressBar::new(summary.rows);
+            let rows = backup::restore(&store, &file, |done, _| bar.set_position(done)).await?;
+            bar.finish_and_clear();
+            let check = audit::verify(&store, |_, _| {}).await?;
+            if let Some((seq, problem)) = check.problem {
+                bail!(
+                    "restored, but the audit chain is broken at {seq}: {}",
+                    problem.describe()
+                );
+            }
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            audit::append(
+                &store,
+                &Event::new(system(), Action::Restore).object("backup", name),
+            )
+            .await?;
+            println!("restored {rows} rows; audit chain intact");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn user_command(store: &Store, command: UserCommand) -> Result<()> {
+    let by = system();
+    let find = async |username: &str| {
+        user::by_username(store, username)
+            .await
+            .with_context(|| format!("no user named {username:?}"))
+    };
+    match command {
+        UserCommand::Add {
+            username,
+            name,
+            role,
+            institution,
+            reach,
+            resident_id,
+            phone,
+        } => {
+            let role = Role::parse(&role).ok_or_else(|| {
+                let all: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+                anyhow!("unknown role {role:?}; roles are: {}", all.join(", "))
+            })?;
+            let inst = org::by_code(store, &institution)
+                .await
+                .with_context(|| format!("no institution with code {institution:?}"))?;
+            let reach = match reach {
+                Some(r) => DivisionCode::parse(&r).with_context(|| format!("--reach {r:?}"))?,
+                None => inst.division.clone(),
+            };
+            let password = read_password()?;
+            let new = user::NewUser {
+                username,
+                display_name: name,
+                role,
+                institution_id: Some(inst.id),
+                reach,
+                resident_id,
+                password,
+                phone,
+            };
+            let added = user::add(store, &new, &by).await?;
+            println!("added user {} ({})", added.username, added.role.as_str());
+        }
+        UserCommand::Disable { username } => {
+            user::set_disabled(store, find(&username).await?.id, true, &by).await?;
+            println!("disabled {username}");
+        }
+        UserCommand::Enable { username } => {
+            user::set_disabled(store, find(&username).await?.id, false, &by).await?;
+            println!("enabled {username}");
+        }
+        UserCommand::ResetPassword { username } => {
+            let id = find(&username).await?.id;
+            user::reset_password(store, id, &read_password()?, &by).await?;
+            println!("password of {username} reset; lockout cleared, sessions ended");
+        }
+        UserCommand::Token {
+            username,
+            label,
+            days,
+        } => {
+            let id = find(&username).await?.id;
+            let expires = days.map(|d| yiwei_store::now() + chrono::Duration::days(d));
+            println!(
+                "{}",
+                session::create_api_token(store, id, &label, expires).await?
+            );
+        }
+        UserCommand::List => {
+            let (users, _) = user::list(store, 10_000, 0).await?;
+            for u in users {
+                let state = if u.disabled { "disabled" } else { "active" };
+                println!(
+                    "{:<28} {:<16} {:<14} {state}",
+                    u.username,
+                    u.role.as_str(),
+                    u.reach.as_str()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("YIWEI_LOG_FILTER")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if config.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn serve(config: &Config, store: Store) -> Result<()> {
+    let web = config.web()?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    println!(
+        "\nyiwei serving {} on http://{} ({})",
+        config.county.name,
+        listener.local_addr()?,
+        store.backend().as_str()
+    );
+    let app = yiwei_web::app(store.clone(), web);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("signal handler");
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+    })
+    .await
+    .context("server failed")?;
+    store.close().await;
+    Ok(())
+}
