@@ -149,9 +149,13 @@ impl Basis {
 /// Why a read was refused; each maps to a message a person can act on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("this record lies outside your area; use break-glass with a reason if you must open it")]
+    #[error(
+        "this record lies outside your area; use break-glass with a reason if you must open it"
+    )]
     OutsideReach,
-    #[error("your role works with aggregate figures; opening a personal record needs break-glass with a reason")]
+    #[error(
+        "your role works with aggregate figures; opening a personal record needs break-glass with a reason"
+    )]
     AggregateRole,
     #[error("residents can open only their own record")]
     NotOwnRecord,
@@ -216,11 +220,18 @@ mod tests {
     }
 
     fn actor(role: Role, reach: &str) -> Actor {
-        Actor { role, reach: code(reach), own_resident: None }
+        Actor {
+            role,
+            reach: code(reach),
+            own_resident: None,
+        }
     }
 
     fn record(id: i64, village: &str) -> RecordScope {
-        RecordScope { resident_id: id, division: code(village) }
+        RecordScope {
+            resident_id: id,
+            division: code(village),
+        }
     }
 
     const HOME: &str = "451226100201";
@@ -230,7 +241,10 @@ mod tests {
     #[test]
     fn a_village_doctor_sees_only_their_village() {
         let doctor = actor(Role::VillageDoctor, HOME);
-        assert_eq!(decide_personal_read(&doctor, &record(1, HOME), &[], false), Ok(Basis::Subtree));
+        assert_eq!(
+            decide_personal_read(&doctor, &record(1, HOME), &[], false),
+            Ok(Basis::Subtree)
+        );
         assert_eq!(
             decide_personal_read(&doctor, &record(2, NEIGHBOUR), &[], false),
             Err(Refusal::OutsideReach)
@@ -278,8 +292,15 @@ mod tests {
 
     #[test]
     fn a_resident_sees_only_their_own_record_and_cannot_break_glass() {
-        let me = Actor { role: Role::Resident, reach: code(HOME), own_resident: Some(7) };
-        assert_eq!(decide_personal_read(&me, &record(7, HOME), &[], false), Ok(Basis::OwnRecord));
+        let me = Actor {
+            role: Role::Resident,
+            reach: code(HOME),
+            own_resident: Some(7),
+        };
+        assert_eq!(
+            decide_personal_read(&me, &record(7, HOME), &[], false),
+            Ok(Basis::OwnRecord)
+        );
         assert_eq!(
             decide_personal_read(&me, &record(8, HOME), &[], true),
             Err(Refusal::NotOwnRecord)

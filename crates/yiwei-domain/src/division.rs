@@ -83,7 +83,9 @@ impl Level {
 pub enum DivisionCodeError {
     #[error("a division code has only digits, found {0:?}")]
     NotDigits(String),
-    #[error("a division code has 2, 4, 6, 9 or 12 significant digits (or 6/12 padded with zeros), found {0}")]
+    #[error(
+        "a division code has 2, 4, 6, 9 or 12 significant digits (or 6/12 padded with zeros), found {0}"
+    )]
     BadLength(usize),
     #[error("{0} is not a province code of GB/T 2260")]
     UnknownProvince(String),
@@ -190,10 +192,15 @@ impl DivisionCode {
 
     /// Build a child code from this code and the child's own digits (2, 2, 3 or 3 of them).
     pub fn child(&self, own_digits: &str) -> Result<DivisionCode, DivisionCodeError> {
-        let level = self.level().child().ok_or(DivisionCodeError::BadLength(self.0.len() + 1))?;
+        let level = self
+            .level()
+            .child()
+            .ok_or(DivisionCodeError::BadLength(self.0.len() + 1))?;
         let want = level.digits() - self.0.len();
         if own_digits.len() != want {
-            return Err(DivisionCodeError::BadLength(self.0.len() + own_digits.len()));
+            return Err(DivisionCodeError::BadLength(
+                self.0.len() + own_digits.len(),
+            ));
         }
         if own_digits.bytes().all(|b| b == b'0') {
             return Err(DivisionCodeError::Gap(format!("{}{}", self.0, own_digits)));
@@ -252,13 +259,25 @@ mod tests {
     #[test]
     fn refuses_malformed_codes_with_a_reason() {
         use DivisionCodeError::*;
-        assert_eq!(DivisionCode::parse("45122a"), Err(NotDigits("45122a".into())));
+        assert_eq!(
+            DivisionCode::parse("45122a"),
+            Err(NotDigits("45122a".into()))
+        );
         assert_eq!(DivisionCode::parse(""), Err(NotDigits("".into())));
         assert_eq!(DivisionCode::parse("4512261"), Err(BadLength(7)));
-        assert_eq!(DivisionCode::parse("991226"), Err(UnknownProvince("99".into())));
+        assert_eq!(
+            DivisionCode::parse("991226"),
+            Err(UnknownProvince("99".into()))
+        );
         assert_eq!(DivisionCode::parse("450026"), Err(Gap("450026".into())));
-        assert_eq!(DivisionCode::parse("451226000201"), Err(Gap("451226000201".into())));
-        assert_eq!(DivisionCode::parse("000000"), Err(UnknownProvince("00".into())));
+        assert_eq!(
+            DivisionCode::parse("451226000201"),
+            Err(Gap("451226000201".into()))
+        );
+        assert_eq!(
+            DivisionCode::parse("000000"),
+            Err(UnknownProvince("00".into()))
+        );
     }
 
     #[test]
@@ -285,7 +304,10 @@ mod tests {
         assert_eq!(village.stats12(), "451226100201");
         assert_eq!(village.gbt2260(), "451226");
         assert_eq!(DivisionCode::parse("4512").unwrap().to_string(), "451200");
-        assert_eq!(DivisionCode::parse("451226100").unwrap().stats12(), "451226100000");
+        assert_eq!(
+            DivisionCode::parse("451226100").unwrap().stats12(),
+            "451226100000"
+        );
     }
 
     #[test]

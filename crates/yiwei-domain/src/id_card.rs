@@ -46,20 +46,28 @@ pub enum IdCardError {
     BirthDate(String),
     #[error("the birth date in the number lies in the future")]
     BirthInFuture,
-    #[error("the check character should be {expected}, the number ends in {found}: a digit was probably mistyped")]
+    #[error(
+        "the check character should be {expected}, the number ends in {found}: a digit was probably mistyped"
+    )]
     CheckDigit { expected: char, found: char },
 }
 
 impl IdCardNumber {
     /// Check an identity number as of `today` (birth dates after it are refused).
     pub fn parse(input: &str, today: NaiveDate) -> Result<IdCardNumber, IdCardError> {
-        let s: String = input.trim().chars().map(|c| c.to_ascii_uppercase()).collect();
+        let s: String = input
+            .trim()
+            .chars()
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
         let n = s.chars().count();
         let body = match n {
             18 => s.clone(),
             15 => {
                 if let Some(position) = s.chars().position(|c| !c.is_ascii_digit()) {
-                    return Err(IdCardError::NotDigit { position: position + 1 });
+                    return Err(IdCardError::NotDigit {
+                        position: position + 1,
+                    });
                 }
                 format!("{}19{}", &s[..6], &s[6..])
             }
@@ -67,7 +75,9 @@ impl IdCardNumber {
         };
         let chars: Vec<char> = body.chars().collect();
         if let Some(position) = chars[..17].iter().position(|c| !c.is_ascii_digit()) {
-            return Err(IdCardError::NotDigit { position: position + 1 });
+            return Err(IdCardError::NotDigit {
+                position: position + 1,
+            });
         }
         let province = &body[..2];
         if crate::division::DivisionCode::parse(province).is_err() {
@@ -111,7 +121,11 @@ impl IdCardNumber {
 
     pub fn sex(&self) -> Sex {
         let digit = self.0.as_bytes()[16] - b'0';
-        if digit % 2 == 1 { Sex::Male } else { Sex::Female }
+        if digit % 2 == 1 {
+            Sex::Male
+        } else {
+            Sex::Female
+        }
     }
 }
 
@@ -137,7 +151,10 @@ mod tests {
     fn accepts_valid_numbers_and_reads_birth_and_sex() {
         // The GB 11643 example number.
         let id = IdCardNumber::parse("11010519491231002X", today()).unwrap();
-        assert_eq!(id.birth_date(), NaiveDate::from_ymd_opt(1949, 12, 31).unwrap());
+        assert_eq!(
+            id.birth_date(),
+            NaiveDate::from_ymd_opt(1949, 12, 31).unwrap()
+        );
         assert_eq!(id.sex(), Sex::Female);
         assert_eq!(id.area_code(), "110105");
         let lower = IdCardNumber::parse("11010519491231002x", today()).unwrap();
@@ -163,9 +180,18 @@ mod tests {
         use IdCardError::*;
         let t = today();
         assert_eq!(IdCardNumber::parse("1101051949", t), Err(Length(10)));
-        assert_eq!(IdCardNumber::parse("11010519491231002Y", t), Err(NotDigit { position: 18 }));
-        assert_eq!(IdCardNumber::parse("1101051949123A002X", t), Err(NotDigit { position: 14 }));
-        assert_eq!(IdCardNumber::parse("99010519491231002X", t), Err(Province("99".into())));
+        assert_eq!(
+            IdCardNumber::parse("11010519491231002Y", t),
+            Err(NotDigit { position: 18 })
+        );
+        assert_eq!(
+            IdCardNumber::parse("1101051949123A002X", t),
+            Err(NotDigit { position: 14 })
+        );
+        assert_eq!(
+            IdCardNumber::parse("99010519491231002X", t),
+            Err(Province("99".into()))
+        );
         let bad_date = "11010519490231002";
         assert_eq!(
             IdCardNumber::parse(&format!("{bad_date}{}", check_char(bad_date)), t),
@@ -178,7 +204,10 @@ mod tests {
         );
         assert_eq!(
             IdCardNumber::parse("110105194912310021", t),
-            Err(CheckDigit { expected: 'X', found: '1' })
+            Err(CheckDigit {
+                expected: 'X',
+                found: '1'
+            })
         );
     }
 

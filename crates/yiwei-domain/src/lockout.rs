@@ -16,7 +16,10 @@ pub struct LockoutPolicy {
 
 impl Default for LockoutPolicy {
     fn default() -> Self {
-        LockoutPolicy { max_failures: 5, lock_for: Duration::minutes(15) }
+        LockoutPolicy {
+            max_failures: 5,
+            lock_for: Duration::minutes(15),
+        }
     }
 }
 
@@ -36,11 +39,21 @@ impl LoginState {
     /// The state after a wrong password at `now`.
     pub fn after_failure(self, now: DateTime<Utc>, policy: LockoutPolicy) -> LoginState {
         // A lock that has run out starts a fresh count.
-        let failures = if self.locked_until.is_some_and(|u| u <= now) { 1 } else { self.failures + 1 };
-        if failures >= policy.max_failures {
-            LoginState { failures, locked_until: Some(now + policy.lock_for) }
+        let failures = if self.locked_until.is_some_and(|u| u <= now) {
+            1
         } else {
-            LoginState { failures, locked_until: None }
+            self.failures + 1
+        };
+        if failures >= policy.max_failures {
+            LoginState {
+                failures,
+                locked_until: Some(now + policy.lock_for),
+            }
+        } else {
+            LoginState {
+                failures,
+                locked_until: None,
+            }
         }
     }
 
@@ -75,17 +88,30 @@ mod tests {
 
     #[test]
     fn a_failure_after_the_lock_ran_out_starts_a_new_count() {
-        let policy = LockoutPolicy { max_failures: 2, lock_for: Duration::minutes(5) };
-        let state = LoginState::default().after_failure(at(0), policy).after_failure(at(0), policy);
+        let policy = LockoutPolicy {
+            max_failures: 2,
+            lock_for: Duration::minutes(5),
+        };
+        let state = LoginState::default()
+            .after_failure(at(0), policy)
+            .after_failure(at(0), policy);
         assert!(state.locked_at(at(1)).is_some());
         let state = state.after_failure(at(10), policy);
-        assert_eq!(state, LoginState { failures: 1, locked_until: None });
+        assert_eq!(
+            state,
+            LoginState {
+                failures: 1,
+                locked_until: None
+            }
+        );
     }
 
     #[test]
     fn success_resets() {
         let policy = LockoutPolicy::default();
-        let state = LoginState::default().after_failure(at(0), policy).after_success();
+        let state = LoginState::default()
+            .after_failure(at(0), policy)
+            .after_success();
         assert_eq!(state, LoginState::default());
     }
 }

@@ -38,7 +38,14 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         backend: state.store.backend().as_str(),
         version: env!("CARGO_PKG_VERSION"),
     };
-    (if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
+    (
+        if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        Json(body),
+    )
 }
 
 /// The calling user.
@@ -91,9 +98,19 @@ pub struct ChildSummary {
     params(("code" = String, Path, description = "Division code: 6, 9 or 12 digits")),
     responses((status = 200, body = DivisionSummary), (status = 400, description = "Malformed code"),
         (status = 403, description = "Outside the caller's reach"), (status = 404, description = "No such division")))]
-pub async fn division_summary(State(state): State<AppState>, ApiUser { user, .. }: ApiUser, Path(code): Path<String>) -> Result<Json<DivisionSummary>, ApiError> {
-    let code = DivisionCode::parse(&code)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.to_string(), "区划代码有误"))?;
+pub async fn division_summary(
+    State(state): State<AppState>,
+    ApiUser { user, .. }: ApiUser,
+    Path(code): Path<String>,
+) -> Result<Json<DivisionSummary>, ApiError> {
+    let code = DivisionCode::parse(&code).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            e.to_string(),
+            "区划代码有误",
+        )
+    })?;
     if !may_see_aggregate(&user.actor(), &code) {
         return Err(ApiError::forbidden("this division is outside your area"));
     }
@@ -103,7 +120,10 @@ pub async fn division_summary(State(state): State<AppState>, ApiUser { user, .. 
         .await?
         .into_iter()
         .map(|c| ChildSummary {
-            residents: counts.iter().find(|n| n.0 == c.code.as_str()).map_or(0, |n| n.1),
+            residents: counts
+                .iter()
+                .find(|n| n.0 == c.code.as_str())
+                .map_or(0, |n| n.1),
             code: c.code.as_str().to_owned(),
             name: c.name,
         })

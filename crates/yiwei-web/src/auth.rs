@@ -36,7 +36,13 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// A `Set-Cookie` value. `max_age` of `Some(0)` deletes the cookie.
-pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>, http_only: bool, secure: bool) -> String {
+pub fn set_cookie(
+    name: &str,
+    value: &str,
+    max_age: Option<i64>,
+    http_only: bool,
+    secure: bool,
+) -> String {
     let mut c = format!("{name}={value}; Path=/; SameSite=Lax");
     if let Some(age) = max_age {
         c.push_str(&format!("; Max-Age={age}"));
@@ -52,12 +58,17 @@ pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>, http_only: bool
 
 /// The visitor's language: the `lang` cookie, else Chinese.
 pub fn lang_of(headers: &HeaderMap) -> Lang {
-    cookie(headers, LANG_COOKIE).and_then(Lang::parse).unwrap_or_default()
+    cookie(headers, LANG_COOKIE)
+        .and_then(Lang::parse)
+        .unwrap_or_default()
 }
 
 /// The client address, when the server was started with connect info.
 pub fn remote_addr(parts: &Parts) -> Option<String> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip().to_string())
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip().to_string())
 }
 
 /// The page context of any request: language, path, session if any.
@@ -78,15 +89,23 @@ pub struct Ctx {
 impl FromRequestParts<AppState> for Ctx {
     type Rejection = PageError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let headers = &parts.headers;
         let mut ctx = Ctx {
             tr: Tr::new(lang_of(headers)),
-            path: parts.uri.path_and_query().map_or("/".into(), |p| p.as_str().to_owned()),
+            path: parts
+                .uri
+                .path_and_query()
+                .map_or("/".into(), |p| p.as_str().to_owned()),
             remote: remote_addr(parts),
             session: None,
             expired: false,
-            pre: cookie(headers, PRE_COOKIE).filter(|v| v.len() == 64).map(str::to_owned),
+            pre: cookie(headers, PRE_COOKIE)
+                .filter(|v| v.len() == 64)
+                .map(str::to_owned),
             session_token: None,
         };
         if let Some(token) = cookie(headers, SESSION_COOKIE) {
@@ -142,11 +161,16 @@ pub struct Staff {
 impl FromRequestParts<AppState> for Staff {
     type Rejection = PageError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let ctx = Ctx::from_request_parts(parts, state).await?;
         match ctx.user().cloned() {
             Some(user) => Ok(Staff { ctx, user }),
-            None => Err(PageError::Login { expired: ctx.expired }),
+            None => Err(PageError::Login {
+                expired: ctx.expired,
+            }),
         }
     }
 }
@@ -160,13 +184,22 @@ pub struct ApiUser {
 }
 
 impl ApiUser {
-    pub async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<User>, yiwei_store::StoreError> {
+    pub async fn resolve(
+        parts: &Parts,
+        state: &AppState,
+    ) -> Result<Option<User>, yiwei_store::StoreError> {
         if let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) {
-            let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default();
             return session::api_token_user(&state.store, token.trim()).await;
         }
         if let Some(token) = cookie(&parts.headers, SESSION_COOKIE) {
-            if let Lookup::Active(s) = session::lookup(&state.store, token, state.config.session_idle).await? {
+            if let Lookup::Active(s) =
+                session::lookup(&state.store, token, state.config.session_idle).await?
+            {
                 return Ok(Some(s.user));
             }
         }
@@ -177,9 +210,15 @@ impl ApiUser {
 impl FromRequestParts<AppState> for ApiUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match ApiUser::resolve(parts, state).await? {
-            Some(user) => Ok(ApiUser { user, remote: remote_addr(parts) }),
+            Some(user) => Ok(ApiUser {
+                user,
+                remote: remote_addr(parts),
+            }),
             None => Err(ApiError::unauthorized()),
         }
     }

@@ -14,7 +14,9 @@ use yiwei_store::access::AccessError;
 #[derive(Debug)]
 pub enum PageError {
     /// Not logged in (or the session expired): go to the login page.
-    Login { expired: bool },
+    Login {
+        expired: bool,
+    },
     BadRequest(String),
     Forbidden,
     Csrf,
@@ -39,17 +41,32 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, key, detail, cause) = match self {
             PageError::Login { expired } => {
-                return Redirect::to(if expired { "/login?expired=1" } else { "/login" }).into_response();
+                return Redirect::to(if expired {
+                    "/login?expired=1"
+                } else {
+                    "/login"
+                })
+                .into_response();
             }
             PageError::BadRequest(msg) => (StatusCode::BAD_REQUEST, "error.400", Some(msg), None),
             PageError::Forbidden => (StatusCode::FORBIDDEN, "error.403", None, None),
             PageError::Csrf => (StatusCode::FORBIDDEN, "error.csrf", None, None),
             PageError::NotFound => (StatusCode::NOT_FOUND, "error.404", None, None),
             PageError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "error.503", None, None),
-            PageError::Internal(cause) => (StatusCode::INTERNAL_SERVER_ERROR, "error.500", None, Some(cause)),
+            PageError::Internal(cause) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "error.500",
+                None,
+                Some(cause),
+            ),
         };
         let mut response = status.into_response();
-        response.extensions_mut().insert(PageFailure { status, key, detail, cause });
+        response.extensions_mut().insert(PageFailure {
+            status,
+            key,
+            detail,
+            cause,
+        });
         response
     }
 }
@@ -94,8 +111,18 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>, message_zh: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), message_zh: message_zh.into() }
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+        message_zh: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            message_zh: message_zh.into(),
+        }
     }
 
     pub fn unauthorized() -> Self {
@@ -112,7 +139,12 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"), "未找到")
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+            "未找到",
+        )
     }
 }
 
@@ -132,7 +164,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(what) => ApiError::not_found(what),
-            StoreError::Invalid(msg) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", msg, "请求有误"),
+            StoreError::Invalid(msg) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid", msg, "请求有误")
+            }
             StoreError::Conflict { constraint } => ApiError::new(
                 StatusCode::CONFLICT,
                 "conflict",

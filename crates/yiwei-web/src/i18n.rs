@@ -76,7 +76,10 @@ impl Tr {
     where
         'static: 'a,
     {
-        catalog(self.lang).get(key).map(String::as_str).unwrap_or(key)
+        catalog(self.lang)
+            .get(key)
+            .map(String::as_str)
+            .unwrap_or(key)
     }
 
     /// The message for `key` with `{name}` replaced by `value`.
@@ -97,7 +100,10 @@ mod tests {
         let mut only_en: Vec<_> = en.keys().filter(|k| !zh.contains_key(*k)).collect();
         only_zh.sort();
         only_en.sort();
-        assert!(only_zh.is_empty() && only_en.is_empty(), "zh only: {only_zh:?}; en only: {only_en:?}");
+        assert!(
+            only_zh.is_empty() && only_en.is_empty(),
+            "zh only: {only_zh:?}; en only: {only_en:?}"
+        );
         assert!(zh.values().chain(en.values()).all(|v| !v.trim().is_empty()));
     }
 

@@ -74,7 +74,9 @@ fn metrics_handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
-                .set_buckets(&[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0])
+                .set_buckets(&[
+                    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+                ])
                 .expect("static buckets are valid")
                 .build_recorder();
             let handle = recorder.handle();
@@ -91,7 +93,11 @@ const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// The whole application: every route with its middleware.
 pub fn app(store: Store, config: WebConfig) -> Router {
-    let state = AppState { store, config: Arc::new(config), metrics: metrics_handle() };
+    let state = AppState {
+        store,
+        config: Arc::new(config),
+        metrics: metrics_handle(),
+    };
     let pages = Router::new()
         .route("/", get(pages::home::show))
         .route("/login", get(pages::login::show).post(pages::login::submit))
@@ -103,15 +109,27 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/residents", get(pages::resident::list))
         .route("/residents/{id}", get(pages::resident::show))
         .route("/residents/{id}/reveal", post(pages::resident::reveal))
-        .route("/residents/{id}/break-glass", post(pages::resident::break_glass))
+        .route(
+            "/residents/{id}/break-glass",
+            post(pages::resident::break_glass),
+        )
         .route("/me", get(pages::resident::me))
-        .route("/admin/users", get(pages::admin::users).post(pages::admin::add_user))
-        .route("/admin/users/{id}/{action}", post(pages::admin::user_action))
+        .route(
+            "/admin/users",
+            get(pages::admin::users).post(pages::admin::add_user),
+        )
+        .route(
+            "/admin/users/{id}/{action}",
+            post(pages::admin::user_action),
+        )
         .route("/admin/audit", get(pages::admin::audit_log))
         .route("/admin/break-glass", get(pages::admin::grants))
         .fallback(not_found)
         .layer(middleware::from_fn(render_page_errors))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
     let fhir = Router::new()
         .route("/metadata", get(fhir_metadata))
         .route("/Organization", get(fhir::organization::search))
@@ -140,7 +158,10 @@ fn security_headers() -> tower::layer::util::Stack<
         SetResponseHeaderLayer<HeaderValue>,
         tower::layer::util::Stack<
             SetResponseHeaderLayer<HeaderValue>,
-            tower::layer::util::Stack<SetResponseHeaderLayer<HeaderValue>, SetResponseHeaderLayer<HeaderValue>>,
+            tower::layer::util::Stack<
+                SetResponseHeaderLayer<HeaderValue>,
+                SetResponseHeaderLayer<HeaderValue>,
+            >,
         >,
     >,
 > {
@@ -158,7 +179,10 @@ fn security_headers() -> tower::layer::util::Stack<
                 h(header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
                 tower::layer::util::Stack::new(
                     h(header::REFERRER_POLICY, "same-origin"),
-                    h(HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()"),
+                    h(
+                        HeaderName::from_static("permissions-policy"),
+                        "camera=(), microphone=(), geolocation=()",
+                    ),
                 ),
             ),
         ),
@@ -167,14 +191,20 @@ fn security_headers() -> tower::layer::util::Stack<
 
 async fn stylesheet() -> Response {
     (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
         include_str!("../static/style.css"),
     )
         .into_response()
 }
 
 async fn fhir_metadata(State(state): State<AppState>) -> fhir::Fhir {
-    fhir::Fhir(StatusCode::OK, fhir::capability_statement(&state.fhir_base()))
+    fhir::Fhir(
+        StatusCode::OK,
+        fhir::capability_statement(&state.fhir_base()),
+    )
 }
 
 async fn fhir_unknown() -> fhir::Outcome {
@@ -191,7 +221,11 @@ async fn not_found() -> error::PageError {
 }
 
 async fn render_metrics(State(state): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
 }
 
 /// Count requests and time them, labelled by route template (not raw path, so ids do not
@@ -230,7 +264,9 @@ async fn render_page_errors(request: Request, next: Next) -> Response {
     let tr = Tr::new(auth::lang_of(request.headers()));
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
-    let Some(failure) = response.extensions_mut().remove::<PageFailure>() else { return response };
+    let Some(failure) = response.extensions_mut().remove::<PageFailure>() else {
+        return response;
+    };
     if let Some(cause) = &failure.cause {
         tracing::error!(http.status = failure.status.as_u16(), http.path = %path, error = %cause, "page failed");
     }

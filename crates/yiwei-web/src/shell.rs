@@ -69,7 +69,11 @@ pub fn nav_for(user: &User, path: &str) -> Vec<NavItem> {
         .map(|(href, label_key)| NavItem {
             href,
             label_key,
-            active: if href == "/" { route == "/" } else { route.starts_with(href) },
+            active: if href == "/" {
+                route == "/"
+            } else {
+                route.starts_with(href)
+            },
         })
         .collect()
 }
@@ -86,7 +90,10 @@ impl Shell {
                 display_name: u.display_name.clone(),
                 role_label: tr.t(role_key(u.role)).to_owned(),
             }),
-            nav: ctx.user().map(|u| nav_for(u, &ctx.path)).unwrap_or_default(),
+            nav: ctx
+                .user()
+                .map(|u| nav_for(u, &ctx.path))
+                .unwrap_or_default(),
             flash: None,
         }
     }

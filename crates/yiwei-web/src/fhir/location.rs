@@ -55,13 +55,24 @@ pub fn from_division(d: &Division) -> Location {
     Location {
         resource_type: "Location",
         id: division_id(&d.code),
-        identifier: vec![Identifier { system: DIVISION_SYSTEM.into(), value: d.code.stats12() }],
+        identifier: vec![Identifier {
+            system: DIVISION_SYSTEM.into(),
+            value: d.code.stats12(),
+        }],
         status: "active",
         name: d.name.clone(),
-        alias: if d.name_en.is_empty() { vec![] } else { vec![d.name_en.clone()] },
+        alias: if d.name_en.is_empty() {
+            vec![]
+        } else {
+            vec![d.name_en.clone()]
+        },
         mode: "instance",
         kind: vec![CodeableConcept {
-            coding: vec![Coding { system: "urn:yiwei:division-level".into(), code: level_code.into(), display: level_code.into() }],
+            coding: vec![Coding {
+                system: "urn:yiwei:division-level".into(),
+                code: level_code.into(),
+                display: level_code.into(),
+            }],
             text: level_zh.into(),
         }],
         physical_type: CodeableConcept {
@@ -72,7 +83,9 @@ pub fn from_division(d: &Division) -> Location {
             }],
             text: "行政区划".into(),
         },
-        part_of: d.parent.as_ref().map(|p| Reference { reference: format!("Location/{}", division_id(p)) }),
+        part_of: d.parent.as_ref().map(|p| Reference {
+            reference: format!("Location/{}", division_id(p)),
+        }),
     }
 }
 
@@ -80,14 +93,23 @@ fn parse_code(v: &str) -> Result<DivisionCode, Outcome> {
     DivisionCode::parse(v).map_err(|e| Outcome::invalid(e.to_string(), "区划代码有误"))
 }
 
-pub async fn read(State(state): State<AppState>, _user: super::FhirUser, Path(id): Path<String>) -> Result<Fhir, Outcome> {
+pub async fn read(
+    State(state): State<AppState>,
+    _user: super::FhirUser,
+    Path(id): Path<String>,
+) -> Result<Fhir, Outcome> {
     let code = DivisionCode::parse(&id).map_err(|_| Outcome::not_found("Location"))?;
     let d = division::get(&state.store, &code).await?;
-    let value = serde_json::to_value(from_division(&d)).map_err(|e| Outcome::invalid(e.to_string(), "序列化失败"))?;
+    let value = serde_json::to_value(from_division(&d))
+        .map_err(|e| Outcome::invalid(e.to_string(), "序列化失败"))?;
     Ok(Fhir(StatusCode::OK, value))
 }
 
-pub async fn search(State(state): State<AppState>, _user: super::FhirUser, RawQuery(raw): RawQuery) -> Result<Fhir, Outcome> {
+pub async fn search(
+    State(state): State<AppState>,
+    _user: super::FhirUser,
+    RawQuery(raw): RawQuery,
+) -> Result<Fhir, Outcome> {
     let (pairs, paging) = parse_search(raw.as_deref(), &["_id", "name", "partof"])?;
     let mut name = String::new();
     let mut id: Option<DivisionCode> = None;
@@ -102,23 +124,54 @@ pub async fn search(State(state): State<AppState>, _user: super::FhirUser, RawQu
     }
     let (found, total): (Vec<Division>, i64) = match (id, parent) {
         (Some(code), _) => {
-            let hit = division::get(&state.store, &code).await.ok().filter(|d| d.name.contains(&name));
+            let hit = division::get(&state.store, &code)
+                .await
+                .ok()
+                .filter(|d| d.name.contains(&name));
             let n = i64::from(hit.is_some());
             (hit.into_iter().skip(paging.offset as usize).collect(), n)
         }
         (None, Some(parent)) => {
-            let all: Vec<Division> =
-                division::children(&state.store, &parent).await?.into_iter().filter(|d| d.name.contains(&name)).collect();
+            let all: Vec<Division> = division::children(&state.store, &parent)
+                .await?
+                .into_iter()
+                .filter(|d| d.name.contains(&name))
+                .collect();
             let n = all.len() as i64;
-            (all.into_iter().skip(paging.offset as usize).take(paging.count as usize).collect(), n)
+            (
+                all.into_iter()
+                    .skip(paging.offset as usize)
+                    .take(paging.count as usize)
+                    .collect(),
+                n,
+            )
         }
         (None, None) => {
             let root = &state.config.county;
-            let n = division::search(&state.store, root, &name, None, i64::MAX, 0).await?.len() as i64;
-            (division::search(&state.store, root, &name, None, paging.count, paging.offset).await?, n)
+            let n = division::search(&state.store, root, &name, None, i64::MAX, 0)
+                .await?
+                .len() as i64;
+            (
+                division::search(&state.store, root, &name, None, paging.count, paging.offset)
+                    .await?,
+                n,
+            )
         }
     };
     let resources: Vec<Location> = found.iter().map(from_division).collect();
-    let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", crate::pages::org::urlencode(v))).collect();
-    Ok(Fhir(StatusCode::OK, bundle(&state.fhir_base(), "Location", &query.join("&"), &resources, total, &paging)))
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", crate::pages::org::urlencode(v)))
+        .collect();
+    Ok(Fhir(
+        StatusCode::OK,
+        bundle(
+            &state.fhir_base(),
+            "Location",
+            &query.join("&"),
+            &resources,
+            total,
+            &paging,
+        ),
+    ))
 }

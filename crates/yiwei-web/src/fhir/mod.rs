@@ -26,7 +26,9 @@ pub struct Fhir(pub StatusCode, pub Value);
 impl IntoResponse for Fhir {
     fn into_response(self) -> Response {
         let mut response = (self.0, Json(self.1)).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
         response
     }
 }
@@ -43,7 +45,12 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn invalid(english: impl Into<String>, chinese: impl Into<String>) -> Outcome {
-        Outcome { status: StatusCode::BAD_REQUEST, code: "invalid", english: english.into(), chinese: chinese.into() }
+        Outcome {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid",
+            english: english.into(),
+            chinese: chinese.into(),
+        }
     }
 
     pub fn not_found(what: &str) -> Outcome {
@@ -81,7 +88,9 @@ impl IntoResponse for Outcome {
         });
         let mut response = Fhir(self.status, body).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -115,7 +124,10 @@ pub struct FhirUser(pub yiwei_store::user::User);
 impl axum::extract::FromRequestParts<crate::AppState> for FhirUser {
     type Rejection = Outcome;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &crate::AppState) -> Result<Self, Outcome> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &crate::AppState,
+    ) -> Result<Self, Outcome> {
         match crate::auth::ApiUser::resolve(parts, state).await? {
             Some(user) => Ok(FhirUser(user)),
             None => Err(Outcome::login()),
@@ -132,33 +144,57 @@ pub struct Paging {
 
 /// Split a raw query into pairs, refusing parameters outside `allowed` (plus `_count`,
 /// `_offset`, `_format`), and read the paging parameters.
-pub fn parse_search(raw: Option<&str>, allowed: &[&str]) -> Result<(Vec<(String, String)>, Paging), Outcome> {
+pub fn parse_search(
+    raw: Option<&str>,
+    allowed: &[&str],
+) -> Result<(Vec<(String, String)>, Paging), Outcome> {
     let mut pairs = Vec::new();
-    let mut paging = Paging { count: 50, offset: 0 };
+    let mut paging = Paging {
+        count: 50,
+        offset: 0,
+    };
     for part in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
-        let k = percent_decode(k).ok_or_else(|| Outcome::invalid("query is not valid UTF-8", "查询参数编码有误"))?;
-        let v = percent_decode(v).ok_or_else(|| Outcome::invalid("query is not valid UTF-8", "查询参数编码有误"))?;
+        let k = percent_decode(k)
+            .ok_or_else(|| Outcome::invalid("query is not valid UTF-8", "查询参数编码有误"))?;
+        let v = percent_decode(v)
+            .ok_or_else(|| Outcome::invalid("query is not valid UTF-8", "查询参数编码有误"))?;
         match k.as_str() {
             "_count" => {
-                paging.count = v.parse::<i64>().ok().filter(|n| (0..=500).contains(n)).ok_or_else(|| {
-                    Outcome::invalid(format!("_count must be a number from 0 to 500, got {v:?}"), "_count 须为 0 到 500 的整数")
-                })?
+                paging.count = v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (0..=500).contains(n))
+                    .ok_or_else(|| {
+                        Outcome::invalid(
+                            format!("_count must be a number from 0 to 500, got {v:?}"),
+                            "_count 须为 0 到 500 的整数",
+                        )
+                    })?
             }
             "_offset" => {
                 paging.offset = v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                    Outcome::invalid(format!("_offset must be a non-negative number, got {v:?}"), "_offset 须为非负整数")
+                    Outcome::invalid(
+                        format!("_offset must be a non-negative number, got {v:?}"),
+                        "_offset 须为非负整数",
+                    )
                 })?
             }
             "_format" => {
                 if !matches!(v.as_str(), "json" | "application/json" | FHIR_JSON) {
-                    return Err(Outcome::invalid("only JSON is supported (_format=json)", "仅支持 JSON 格式"));
+                    return Err(Outcome::invalid(
+                        "only JSON is supported (_format=json)",
+                        "仅支持 JSON 格式",
+                    ));
                 }
             }
             name if allowed.contains(&name) => pairs.push((k, v)),
             _ => {
                 return Err(Outcome::invalid(
-                    format!("unknown search parameter {k:?}; supported: {}", allowed.join(", ")),
+                    format!(
+                        "unknown search parameter {k:?}; supported: {}",
+                        allowed.join(", ")
+                    ),
                     format!("不支持的查询参数 {k}"),
                 ));
             }
@@ -190,20 +226,32 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 /// A searchset Bundle with paging links.
-pub fn bundle<T: Serialize>(base: &str, resource_type: &str, query: &str, resources: &[T], total: i64, paging: &Paging) -> Value {
+pub fn bundle<T: Serialize>(
+    base: &str,
+    resource_type: &str,
+    query: &str,
+    resources: &[T],
+    total: i64,
+    paging: &Paging,
+) -> Value {
     let link = |offset: i64| {
         let mut q = query.to_owned();
         if !q.is_empty() {
             q.push('&');
         }
-        format!("{base}/{resource_type}?{q}_count={}&_offset={offset}", paging.count)
+        format!(
+            "{base}/{resource_type}?{q}_count={}&_offset={offset}",
+            paging.count
+        )
     };
     let mut links = vec![json!({"relation": "self", "url": link(paging.offset)})];
     if paging.offset + paging.count < total {
         links.push(json!({"relation": "next", "url": link(paging.offset + paging.count)}));
     }
     if paging.offset > 0 {
-        links.push(json!({"relation": "previous", "url": link((paging.offset - paging.count).max(0))}));
+        links.push(
+            json!({"relation": "previous", "url": link((paging.offset - paging.count).max(0))}),
+        );
     }
     let entries: Vec<Value> = resources
         .iter()
@@ -218,7 +266,10 @@ pub fn bundle<T: Serialize>(base: &str, resource_type: &str, query: &str, resour
 
 /// The CapabilityStatement at `/fhir/metadata`.
 pub fn capability_statement(base: &str) -> Value {
-    let common = [("_count", "number", "Page size (0-500, default 50)"), ("_offset", "number", "Rows to skip (paging)")];
+    let common = [
+        ("_count", "number", "Page size (0-500, default 50)"),
+        ("_offset", "number", "Rows to skip (paging)"),
+    ];
     let params = |list: &[(&str, &str, &str)]| -> Vec<Value> {
         list.iter()
             .chain(common.iter())

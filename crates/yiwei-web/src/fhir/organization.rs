@@ -64,7 +64,11 @@ pub struct Address {
 
 fn kind_concept(kind: InstitutionKind) -> CodeableConcept {
     CodeableConcept {
-        coding: vec![Coding { system: KIND_SYSTEM.into(), code: kind.as_str().into(), display: kind.name_en().into() }],
+        coding: vec![Coding {
+            system: KIND_SYSTEM.into(),
+            code: kind.as_str().into(),
+            display: kind.name_en().into(),
+        }],
         text: kind.name_zh().into(),
     }
 }
@@ -73,11 +77,18 @@ pub fn from_institution(i: &Institution) -> Organization {
     Organization {
         resource_type: "Organization",
         id: i.id.to_string(),
-        identifier: vec![Identifier { system: CODE_SYSTEM.into(), value: i.code.clone() }],
+        identifier: vec![Identifier {
+            system: CODE_SYSTEM.into(),
+            value: i.code.clone(),
+        }],
         active: i.active,
         kind: vec![kind_concept(i.kind)],
         name: i.name.clone(),
-        alias: if i.name_en.is_empty() { vec![] } else { vec![i.name_en.clone()] },
+        alias: if i.name_en.is_empty() {
+            vec![]
+        } else {
+            vec![i.name_en.clone()]
+        },
         address: vec![Address {
             district: i.division.gbt2260(),
             country: "CN",
@@ -87,7 +98,9 @@ pub fn from_institution(i: &Institution) -> Organization {
                 "valueReference": {"reference": format!("Location/{}", division_id(&i.division))}
             })],
         }],
-        part_of: i.community_id.map(|c| Reference { reference: format!("Organization/mc-{c}") }),
+        part_of: i.community_id.map(|c| Reference {
+            reference: format!("Organization/mc-{c}"),
+        }),
     }
 }
 
@@ -106,43 +119,76 @@ pub fn from_community(c: &MedicalCommunity) -> Organization {
             text: "医共体".into(),
         }],
         name: c.name.clone(),
-        alias: if c.name_en.is_empty() { vec![] } else { vec![c.name_en.clone()] },
+        alias: if c.name_en.is_empty() {
+            vec![]
+        } else {
+            vec![c.name_en.clone()]
+        },
         address: vec![],
         part_of: None,
     }
 }
 
-pub async fn read(State(state): State<AppState>, _user: super::FhirUser, Path(id): Path<String>) -> Result<Fhir, Outcome> {
+pub async fn read(
+    State(state): State<AppState>,
+    _user: super::FhirUser,
+    Path(id): Path<String>,
+) -> Result<Fhir, Outcome> {
     let resource = if let Some(n) = id.strip_prefix("mc-") {
         let n: i64 = n.parse().map_err(|_| Outcome::not_found("Organization"))?;
-        serde_json::to_value(from_community(&org::community_by_id(&state.store, n).await?))
+        serde_json::to_value(from_community(
+            &org::community_by_id(&state.store, n).await?,
+        ))
     } else {
         let n: i64 = id.parse().map_err(|_| Outcome::not_found("Organization"))?;
         serde_json::to_value(from_institution(&org::get(&state.store, n).await?))
     };
-    Ok(Fhir(StatusCode::OK, resource.map_err(|e| Outcome::invalid(e.to_string(), "序列化失败"))?))
+    Ok(Fhir(
+        StatusCode::OK,
+        resource.map_err(|e| Outcome::invalid(e.to_string(), "序列化失败"))?,
+    ))
 }
 
-pub async fn search(State(state): State<AppState>, _user: super::FhirUser, RawQuery(raw): RawQuery) -> Result<Fhir, Outcome> {
-    let (pairs, paging) = parse_search(raw.as_deref(), &["_id", "name", "type", "identifier", "partof"])?;
+pub async fn search(
+    State(state): State<AppState>,
+    _user: super::FhirUser,
+    RawQuery(raw): RawQuery,
+) -> Result<Fhir, Outcome> {
+    let (pairs, paging) = parse_search(
+        raw.as_deref(),
+        &["_id", "name", "type", "identifier", "partof"],
+    )?;
     let mut filter = Filter::default();
     let mut only_id: Option<i64> = None;
     let mut only_code: Option<String> = None;
     for (k, v) in &pairs {
         match k.as_str() {
-            "_id" => only_id = Some(v.parse().map_err(|_| Outcome::invalid(format!("_id {v:?} is not an institution id"), "_id 有误"))?),
+            "_id" => {
+                only_id = Some(v.parse().map_err(|_| {
+                    Outcome::invalid(format!("_id {v:?} is not an institution id"), "_id 有误")
+                })?)
+            }
             "name" => filter.name = Some(v.clone()),
             "type" => {
                 let code = v.rsplit('|').next().unwrap_or_default();
                 filter.kind = Some(InstitutionKind::parse(code).ok_or_else(|| {
-                    Outcome::invalid(format!("unknown institution type {code:?}"), format!("未知机构类别 {code}"))
+                    Outcome::invalid(
+                        format!("unknown institution type {code:?}"),
+                        format!("未知机构类别 {code}"),
+                    )
                 })?);
             }
             "identifier" => only_code = Some(v.rsplit('|').next().unwrap_or_default().to_owned()),
             "partof" => {
-                let n = v.trim_start_matches("Organization/").strip_prefix("mc-").and_then(|n| n.parse().ok());
+                let n = v
+                    .trim_start_matches("Organization/")
+                    .strip_prefix("mc-")
+                    .and_then(|n| n.parse().ok());
                 filter.community_id = Some(n.ok_or_else(|| {
-                    Outcome::invalid("partof must be Organization/mc-N (a medical community)", "partof 须为医共体引用")
+                    Outcome::invalid(
+                        "partof must be Organization/mc-N (a medical community)",
+                        "partof 须为医共体引用",
+                    )
                 })?);
             }
             _ => {}
@@ -156,17 +202,38 @@ pub async fn search(State(state): State<AppState>, _user: super::FhirUser, RawQu
         };
         let hits: Vec<Institution> = hit.into_iter().filter(|i| matches(i, &filter)).collect();
         let n = hits.len() as i64;
-        (hits.into_iter().skip(paging.offset as usize).take(paging.count as usize).collect(), n)
+        (
+            hits.into_iter()
+                .skip(paging.offset as usize)
+                .take(paging.count as usize)
+                .collect(),
+            n,
+        )
     } else {
         org::list(&state.store, &filter, paging.count, paging.offset).await?
     };
     let resources: Vec<Organization> = found.iter().map(from_institution).collect();
-    let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", crate::pages::org::urlencode(v))).collect();
-    Ok(Fhir(StatusCode::OK, bundle(&state.fhir_base(), "Organization", &query.join("&"), &resources, total, &paging)))
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", crate::pages::org::urlencode(v)))
+        .collect();
+    Ok(Fhir(
+        StatusCode::OK,
+        bundle(
+            &state.fhir_base(),
+            "Organization",
+            &query.join("&"),
+            &resources,
+            total,
+            &paging,
+        ),
+    ))
 }
 
 fn matches(i: &Institution, f: &Filter) -> bool {
     f.kind.is_none_or(|k| k == i.kind)
         && f.community_id.is_none_or(|c| Some(c) == i.community_id)
-        && f.name.as_deref().is_none_or(|n| i.name.contains(n) || i.name_en.contains(n))
+        && f.name
+            .as_deref()
+            .is_none_or(|n| i.name.contains(n) || i.name_en.contains(n))
 }

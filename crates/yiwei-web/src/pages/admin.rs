@@ -20,7 +20,11 @@ use crate::error::PageError;
 use crate::shell::{Pager, Shell, offset, role_key};
 
 fn require_admin(user: &User) -> Result<(), PageError> {
-    if user.role.administers() { Ok(()) } else { Err(PageError::Forbidden) }
+    if user.role.administers() {
+        Ok(())
+    } else {
+        Err(PageError::Forbidden)
+    }
 }
 
 pub struct UserRow {
@@ -79,7 +83,14 @@ pub struct PageQuery {
     done: Option<String>,
 }
 
-async fn users_page(state: &AppState, staff: &Staff, page: Option<i64>, form: UserForm, errors: FieldErrors, flash: Option<String>) -> Result<UsersPage, PageError> {
+async fn users_page(
+    state: &AppState,
+    staff: &Staff,
+    page: Option<i64>,
+    form: UserForm,
+    errors: FieldErrors,
+    flash: Option<String>,
+) -> Result<UsersPage, PageError> {
     let tr = staff.ctx.tr;
     let now = yiwei_store::now();
     let (page, off) = offset(page);
@@ -107,23 +118,45 @@ async fn users_page(state: &AppState, staff: &Staff, page: Option<i64>, form: Us
         rows,
         total_label: tr.t1("list.total", "n", &total.to_string()),
         pager: Pager::new("/admin/users?", page, total),
-        roles: Role::ALL.iter().map(|r| (r.as_str(), tr.t(role_key(*r)).to_owned())).collect(),
+        roles: Role::ALL
+            .iter()
+            .map(|r| (r.as_str(), tr.t(role_key(*r)).to_owned()))
+            .collect(),
         form,
         errors,
     })
 }
 
-pub async fn users(State(state): State<AppState>, staff: Staff, Query(q): Query<PageQuery>) -> Result<Html<String>, PageError> {
+pub async fn users(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(q): Query<PageQuery>,
+) -> Result<Html<String>, PageError> {
     require_admin(&staff.user)?;
     let flash = q.done.map(|_| staff.ctx.tr.t("users.updated").to_owned());
-    render(&users_page(&state, &staff, q.page, UserForm::default(), FieldErrors::default(), flash).await?)
+    render(
+        &users_page(
+            &state,
+            &staff,
+            q.page,
+            UserForm::default(),
+            FieldErrors::default(),
+            flash,
+        )
+        .await?,
+    )
 }
 
-pub async fn add_user(State(state): State<AppState>, staff: Staff, Form(mut form): Form<UserForm>) -> Result<Response, PageError> {
+pub async fn add_user(
+    State(state): State<AppState>,
+    staff: Staff,
+    Form(mut form): Form<UserForm>,
+) -> Result<Response, PageError> {
     require_admin(&staff.user)?;
     staff.ctx.check_csrf(&state, &form.csrf)?;
     let mut errors = FieldErrors::default();
-    let role = Role::parse(&form.role).ok_or_else(|| PageError::BadRequest("unknown role".into()))?;
+    let role =
+        Role::parse(&form.role).ok_or_else(|| PageError::BadRequest("unknown role".into()))?;
     let institution = match org::by_code(&state.store, form.institution.trim()).await {
         Ok(i) => Some(i),
         Err(StoreError::NotFound(_)) => {
@@ -147,7 +180,11 @@ pub async fn add_user(State(state): State<AppState>, staff: Staff, Form(mut form
             }
         }
     };
-    if let (Some(institution), Some(reach), true) = (&institution, reach, errors.institution.is_none() && errors.reach.is_none()) {
+    if let (Some(institution), Some(reach), true) = (
+        &institution,
+        reach,
+        errors.institution.is_none() && errors.reach.is_none(),
+    ) {
         let new = NewUser {
             username: form.username.trim().to_owned(),
             display_name: form.display_name.trim().to_owned(),
@@ -160,9 +197,13 @@ pub async fn add_user(State(state): State<AppState>, staff: Staff, Form(mut form
         };
         match user::add(&state.store, &new, &staff.user.who()).await {
             Ok(_) => return Ok(Redirect::to("/admin/users?done=1").into_response()),
-            Err(StoreError::Invalid(msg)) if msg.contains("password") => errors.password = Some(msg),
+            Err(StoreError::Invalid(msg)) if msg.contains("password") => {
+                errors.password = Some(msg)
+            }
             Err(StoreError::Invalid(msg)) => errors.username = Some(msg),
-            Err(StoreError::Conflict { .. }) => errors.username = Some("this username is taken / 用户名已存在".into()),
+            Err(StoreError::Conflict { .. }) => {
+                errors.username = Some("this username is taken / 用户名已存在".into())
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -179,12 +220,21 @@ pub struct UserAction {
     password: String,
 }
 
-pub async fn user_action(State(state): State<AppState>, staff: Staff, Path((id, action)): Path<(i64, String)>, Form(form): Form<UserAction>) -> Result<Response, PageError> {
+pub async fn user_action(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, action)): Path<(i64, String)>,
+    Form(form): Form<UserAction>,
+) -> Result<Response, PageError> {
     require_admin(&staff.user)?;
     staff.ctx.check_csrf(&state, &form.csrf)?;
     let by = staff.user.who();
     match action.as_str() {
-        "disable" if id == staff.user.id => return Err(PageError::BadRequest("you cannot disable your own account".into())),
+        "disable" if id == staff.user.id => {
+            return Err(PageError::BadRequest(
+                "you cannot disable your own account".into(),
+            ));
+        }
         "disable" => user::set_disabled(&state.store, id, true, &by).await?,
         "enable" => user::set_disabled(&state.store, id, false, &by).await?,
         "reset-password" => user::reset_password(&state.store, id, &form.password, &by).await?,
@@ -223,7 +273,11 @@ pub struct AuditQuery {
     page: Option<i64>,
 }
 
-pub async fn audit_log(State(state): State<AppState>, staff: Staff, Query(q): Query<AuditQuery>) -> Result<Html<String>, PageError> {
+pub async fn audit_log(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(q): Query<AuditQuery>,
+) -> Result<Html<String>, PageError> {
     require_admin(&staff.user)?;
     let action = q.action.unwrap_or_default();
     let outcome = q.outcome.unwrap_or_default();
@@ -261,8 +315,19 @@ pub async fn audit_log(State(state): State<AppState>, staff: Staff, Query(q): Qu
     render(&AuditPage {
         shell: Shell::new(&staff.ctx, &state, "audit.title"),
         actions: [
-            "login", "login_failed", "logout", "read", "reveal", "create", "update", "delete", "break_glass",
-            "user_admin", "denied", "backup", "restore",
+            "login",
+            "login_failed",
+            "logout",
+            "read",
+            "reveal",
+            "create",
+            "update",
+            "delete",
+            "break_glass",
+            "user_admin",
+            "denied",
+            "backup",
+            "restore",
         ]
         .map(String::from)
         .to_vec(),
@@ -291,7 +356,11 @@ struct GrantsPage {
     pager: Pager,
 }
 
-pub async fn grants(State(state): State<AppState>, staff: Staff, Query(q): Query<PageQuery>) -> Result<Html<String>, PageError> {
+pub async fn grants(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(q): Query<PageQuery>,
+) -> Result<Html<String>, PageError> {
     require_admin(&staff.user)?;
     let (page, off) = offset(q.page);
     let found = store_access::grants(&state.store, crate::shell::PAGE_SIZE + 1, off).await?;
@@ -312,5 +381,9 @@ pub async fn grants(State(state): State<AppState>, staff: Staff, Query(q): Query
         prev: (page > 1).then(|| format!("/admin/break-glass?page={}", page - 1)),
         next: has_more.then(|| format!("/admin/break-glass?page={}", page + 1)),
     };
-    render(&GrantsPage { shell: Shell::new(&staff.ctx, &state, "grants.title"), rows, pager })
+    render(&GrantsPage {
+        shell: Shell::new(&staff.ctx, &state, "grants.title"),
+        rows,
+        pager,
+    })
 }

@@ -54,7 +54,11 @@ pub async fn index(Staff { user, .. }: Staff) -> Response {
     Redirect::to(&format!("/divisions/{}", user.reach.as_str())).into_response()
 }
 
-pub async fn show(State(state): State<AppState>, Staff { ctx, user }: Staff, Path(code): Path<String>) -> Result<Html<String>, PageError> {
+pub async fn show(
+    State(state): State<AppState>,
+    Staff { ctx, user }: Staff,
+    Path(code): Path<String>,
+) -> Result<Html<String>, PageError> {
     let code = DivisionCode::parse(&code).map_err(|e| PageError::BadRequest(e.to_string()))?;
     if !may_see_aggregate(&user.actor(), &code) {
         let event = Event::new(user.who(), Action::Denied)
@@ -74,7 +78,10 @@ pub async fn show(State(state): State<AppState>, Staff { ctx, user }: Staff, Pat
             break;
         }
         let pd = division::get(&state.store, &p).await?;
-        crumbs.push(Crumb { code: p.as_str().to_owned(), name: pd.name });
+        crumbs.push(Crumb {
+            code: p.as_str().to_owned(),
+            name: pd.name,
+        });
         up = pd.parent;
     }
     crumbs.reverse();
@@ -83,12 +90,18 @@ pub async fn show(State(state): State<AppState>, Staff { ctx, user }: Staff, Pat
         .await?
         .into_iter()
         .map(|c| ChildRow {
-            count: counts.iter().find(|n| n.0 == c.code.as_str()).map_or(0, |n| n.1),
+            count: counts
+                .iter()
+                .find(|n| n.0 == c.code.as_str())
+                .map_or(0, |n| n.1),
             code: c.code.as_str().to_owned(),
             name: c.name,
         })
         .collect();
-    let filter = org::Filter { within: Some(code.clone()), ..Default::default() };
+    let filter = org::Filter {
+        within: Some(code.clone()),
+        ..Default::default()
+    };
     let (_, institutions) = org::list(&state.store, &filter, 1, 0).await?;
     let shell = Shell::new(&ctx, &state, "division.title").with_title(d.name.clone());
     render(&DivisionPage {

@@ -41,7 +41,10 @@ struct HomePage {
     by_child: Vec<ChildRow>,
 }
 
-pub async fn show(State(state): State<AppState>, Staff { ctx, user }: Staff) -> Result<Html<String>, PageError> {
+pub async fn show(
+    State(state): State<AppState>,
+    Staff { ctx, user }: Staff,
+) -> Result<Html<String>, PageError> {
     let tr = ctx.tr;
     let reach = division::get(&state.store, &user.reach).await?;
     let institution = match user.institution_id {
@@ -54,23 +57,48 @@ pub async fn show(State(state): State<AppState>, Staff { ctx, user }: Staff) -> 
         let root = &user.reach;
         let townships = division::count_at_level(&state.store, root, Level::Township).await?;
         let villages = division::count_at_level(&state.store, root, Level::Village).await?;
-        let filter = org::Filter { within: Some(root.clone()), ..Default::default() };
+        let filter = org::Filter {
+            within: Some(root.clone()),
+            ..Default::default()
+        };
         let (_, institutions) = org::list(&state.store, &filter, 1, 0).await?;
         let counts = resident::count_by_child(&state.store, root).await?;
         let residents: i64 = counts.iter().map(|c| c.1).sum();
         let code = root.as_str();
         if root.level() <= Level::County {
-            tiles.push(Tile { href: format!("/divisions/{code}"), label_key: "home.townships", value: townships });
+            tiles.push(Tile {
+                href: format!("/divisions/{code}"),
+                label_key: "home.townships",
+                value: townships,
+            });
         }
-        tiles.push(Tile { href: format!("/divisions/{code}"), label_key: "home.villages", value: villages });
-        tiles.push(Tile { href: format!("/orgs?within={code}"), label_key: "home.institutions", value: institutions });
-        let residents_href =
-            if user.role.reads_personal_records() { format!("/residents?division={code}") } else { format!("/divisions/{code}") };
-        tiles.push(Tile { href: residents_href, label_key: "home.residents", value: residents });
+        tiles.push(Tile {
+            href: format!("/divisions/{code}"),
+            label_key: "home.villages",
+            value: villages,
+        });
+        tiles.push(Tile {
+            href: format!("/orgs?within={code}"),
+            label_key: "home.institutions",
+            value: institutions,
+        });
+        let residents_href = if user.role.reads_personal_records() {
+            format!("/residents?division={code}")
+        } else {
+            format!("/divisions/{code}")
+        };
+        tiles.push(Tile {
+            href: residents_href,
+            label_key: "home.residents",
+            value: residents,
+        });
         let children = division::children(&state.store, root).await?;
         let max = counts.iter().map(|c| c.1).max().unwrap_or(0).max(1);
         for child in children {
-            let count = counts.iter().find(|c| c.0 == child.code.as_str()).map_or(0, |c| c.1);
+            let count = counts
+                .iter()
+                .find(|c| c.0 == child.code.as_str())
+                .map_or(0, |c| c.1);
             by_child.push(ChildRow {
                 code: child.code.as_str().to_owned(),
                 name: child.name,

@@ -30,7 +30,14 @@ pub struct LoginQuery {
     bye: Option<String>,
 }
 
-fn page(state: &AppState, ctx: &Ctx, status: StatusCode, error: Option<String>, username: &str, flash: Option<String>) -> Result<Response, PageError> {
+fn page(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    error: Option<String>,
+    username: &str,
+    flash: Option<String>,
+) -> Result<Response, PageError> {
     // An anonymous form needs the pre-session cookie its token is signed over.
     let mut ctx = ctx.clone();
     let new_pre = if ctx.pre.is_none() {
@@ -41,16 +48,26 @@ fn page(state: &AppState, ctx: &Ctx, status: StatusCode, error: Option<String>, 
         None
     };
     let shell = Shell::new(&ctx, state, "login.title").with_flash(flash);
-    let html = render(&LoginPage { shell, error, username: username.to_owned() })?;
+    let html = render(&LoginPage {
+        shell,
+        error,
+        username: username.to_owned(),
+    })?;
     let mut response = (status, html).into_response();
     if let Some(pre) = new_pre {
         let cookie = set_cookie(PRE_COOKIE, &pre, None, true, state.config.secure_cookies);
-        response.headers_mut().append(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
     }
     Ok(response)
 }
 
-pub async fn show(State(state): State<AppState>, ctx: Ctx, Query(q): Query<LoginQuery>) -> Result<Response, PageError> {
+pub async fn show(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response, PageError> {
     if ctx.session.is_some() {
         return Ok(Redirect::to("/").into_response());
     }
@@ -74,7 +91,11 @@ pub struct LoginForm {
     password: String,
 }
 
-pub async fn submit(State(state): State<AppState>, ctx: Ctx, Form(form): Form<LoginForm>) -> Result<Response, PageError> {
+pub async fn submit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
     if ctx.check_csrf(&state, &form.csrf).is_err() {
         let event = Event::new(audit::Who::default(), Action::LoginFailed)
             .outcome("denied")
@@ -84,28 +105,59 @@ pub async fn submit(State(state): State<AppState>, ctx: Ctx, Form(form): Form<Lo
         return Err(PageError::Csrf);
     }
     let username = form.username.trim();
-    let outcome =
-        user::login(&state.store, username, &form.password, state.config.lockout, ctx.remote.clone()).await?;
+    let outcome = user::login(
+        &state.store,
+        username,
+        &form.password,
+        state.config.lockout,
+        ctx.remote.clone(),
+    )
+    .await?;
     let tr = ctx.tr;
     match outcome {
         LoginOutcome::Ok(user) => {
             let token = session::create(&state.store, user.id).await?;
-            let cookie = set_cookie(SESSION_COOKIE, &token, None, true, state.config.secure_cookies);
+            let cookie = set_cookie(
+                SESSION_COOKIE,
+                &token,
+                None,
+                true,
+                state.config.secure_cookies,
+            );
             let mut response = Redirect::to("/").into_response();
-            response.headers_mut().append(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
             Ok(response)
         }
-        LoginOutcome::WrongCredentials => {
-            page(&state, &ctx, StatusCode::UNAUTHORIZED, Some(tr.t("login.wrong").to_owned()), username, None)
-        }
+        LoginOutcome::WrongCredentials => page(
+            &state,
+            &ctx,
+            StatusCode::UNAUTHORIZED,
+            Some(tr.t("login.wrong").to_owned()),
+            username,
+            None,
+        ),
         LoginOutcome::Locked { until } => {
             let until = super::local_time(until, state.config.utc_offset_hours);
             let msg = tr.t1("login.locked", "until", &until);
-            page(&state, &ctx, StatusCode::FORBIDDEN, Some(msg), username, None)
+            page(
+                &state,
+                &ctx,
+                StatusCode::FORBIDDEN,
+                Some(msg),
+                username,
+                None,
+            )
         }
-        LoginOutcome::Disabled => {
-            page(&state, &ctx, StatusCode::FORBIDDEN, Some(tr.t("login.disabled").to_owned()), username, None)
-        }
+        LoginOutcome::Disabled => page(
+            &state,
+            &ctx,
+            StatusCode::FORBIDDEN,
+            Some(tr.t("login.disabled").to_owned()),
+            username,
+            None,
+        ),
     }
 }
 
@@ -115,7 +167,11 @@ pub struct CsrfForm {
     pub csrf: String,
 }
 
-pub async fn logout(State(state): State<AppState>, ctx: Ctx, Form(form): Form<CsrfForm>) -> Result<Response, PageError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
     let Some(session_user) = ctx.user().cloned() else {
         return Ok(Redirect::to("/login").into_response());
     };
@@ -126,11 +182,27 @@ pub async fn logout(State(state): State<AppState>, ctx: Ctx, Form(form): Form<Cs
     end_session(&state, &ctx, &session_user).await
 }
 
-async fn end_session(state: &AppState, ctx: &Ctx, user: &yiwei_store::user::User) -> Result<Response, PageError> {
-    audit::append(&state.store, &Event::new(user.who(), Action::Logout).from_addr(ctx.remote.clone())).await?;
+async fn end_session(
+    state: &AppState,
+    ctx: &Ctx,
+    user: &yiwei_store::user::User,
+) -> Result<Response, PageError> {
+    audit::append(
+        &state.store,
+        &Event::new(user.who(), Action::Logout).from_addr(ctx.remote.clone()),
+    )
+    .await?;
     let mut response = Redirect::to("/login?bye=1").into_response();
-    let cookie = set_cookie(SESSION_COOKIE, "", Some(0), true, state.config.secure_cookies);
-    response.headers_mut().append(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
+    let cookie = set_cookie(
+        SESSION_COOKIE,
+        "",
+        Some(0),
+        true,
+        state.config.secure_cookies,
+    );
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
     Ok(response)
 }
 
@@ -140,11 +212,25 @@ pub struct LangQuery {
 }
 
 /// Switch language and go back where the visitor was (only to a local path).
-pub async fn switch_lang(State(state): State<AppState>, Path(code): Path<String>, Query(q): Query<LangQuery>) -> Response {
+pub async fn switch_lang(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    Query(q): Query<LangQuery>,
+) -> Response {
     let lang = crate::i18n::Lang::parse(&code).unwrap_or_default();
-    let back = q.back.filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'));
+    let back = q
+        .back
+        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'));
     let mut response = Redirect::to(back.as_deref().unwrap_or("/")).into_response();
-    let cookie = set_cookie(LANG_COOKIE, lang.code(), Some(365 * 24 * 3600), false, state.config.secure_cookies);
-    response.headers_mut().append(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
+    let cookie = set_cookie(
+        LANG_COOKIE,
+        lang.code(),
+        Some(365 * 24 * 3600),
+        false,
+        state.config.secure_cookies,
+    );
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
     response
 }

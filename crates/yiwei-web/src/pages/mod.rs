@@ -21,5 +21,7 @@ pub fn render(t: &impl Template) -> Result<Html<String>, PageError> {
 pub fn local_time(t: chrono::DateTime<chrono::Utc>, offset_hours: i32) -> String {
     let offset = chrono::FixedOffset::east_opt(offset_hours * 3600)
         .unwrap_or_else(|| chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset"));
-    t.with_timezone(&offset).format("%Y-%m-%d %H:%M").to_string()
+    t.with_timezone(&offset)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
 }

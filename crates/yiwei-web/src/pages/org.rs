@@ -54,13 +54,20 @@ pub fn kind_name(kind: InstitutionKind, lang: Lang) -> &'static str {
     }
 }
 
-pub async fn list(State(state): State<AppState>, Staff { ctx, .. }: Staff, Query(q): Query<OrgQuery>) -> Result<Html<String>, PageError> {
+pub async fn list(
+    State(state): State<AppState>,
+    Staff { ctx, .. }: Staff,
+    Query(q): Query<OrgQuery>,
+) -> Result<Html<String>, PageError> {
     let lang = ctx.tr.lang;
     let name = q.name.unwrap_or_default();
     let kind_text = q.kind.unwrap_or_default();
     let kind = match kind_text.as_str() {
         "" => None,
-        k => Some(InstitutionKind::parse(k).ok_or_else(|| PageError::BadRequest(format!("unknown kind {k:?}")))?),
+        k => Some(
+            InstitutionKind::parse(k)
+                .ok_or_else(|| PageError::BadRequest(format!("unknown kind {k:?}")))?,
+        ),
     };
     let within_text = q.within.unwrap_or_default();
     let within = match within_text.as_str() {
@@ -75,8 +82,11 @@ pub async fn list(State(state): State<AppState>, Staff { ctx, .. }: Staff, Query
         name: (!name.trim().is_empty()).then(|| name.clone()),
     };
     let (found, total) = org::list(&state.store, &filter, crate::shell::PAGE_SIZE, off).await?;
-    let communities: HashMap<i64, String> =
-        org::communities(&state.store).await?.into_iter().map(|c| (c.id, c.name)).collect();
+    let communities: HashMap<i64, String> = org::communities(&state.store)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect();
     let mut division_names: HashMap<String, String> = HashMap::new();
     let mut rows = Vec::with_capacity(found.len());
     for i in found {
@@ -87,10 +97,17 @@ pub async fn list(State(state): State<AppState>, Staff { ctx, .. }: Staff, Query
         }
         rows.push(Row {
             code: i.code,
-            name: if lang == Lang::En && !i.name_en.is_empty() { i.name_en } else { i.name },
+            name: if lang == Lang::En && !i.name_en.is_empty() {
+                i.name_en
+            } else {
+                i.name
+            },
             kind: kind_name(i.kind, lang).to_owned(),
             division: division_names[&key].clone(),
-            community: i.community_id.and_then(|id| communities.get(&id).cloned()).unwrap_or_default(),
+            community: i
+                .community_id
+                .and_then(|id| communities.get(&id).cloned())
+                .unwrap_or_default(),
             is_lead: i.is_lead,
         });
     }
@@ -107,7 +124,10 @@ pub async fn list(State(state): State<AppState>, Staff { ctx, .. }: Staff, Query
         name,
         kind: kind_text,
         within: within_text,
-        kinds: InstitutionKind::ALL.iter().map(|k| (k.as_str(), kind_name(*k, lang))).collect(),
+        kinds: InstitutionKind::ALL
+            .iter()
+            .map(|k| (k.as_str(), kind_name(*k, lang)))
+            .collect(),
         rows,
     })
 }
@@ -116,7 +136,9 @@ pub async fn list(State(state): State<AppState>, Staff { ctx, .. }: Staff, Query
 pub fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

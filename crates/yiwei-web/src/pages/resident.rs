@@ -101,7 +101,10 @@ pub fn sex_key(sex: &str) -> &'static str {
 }
 
 fn viewer<'a>(ctx: &Ctx, user: &'a User) -> Viewer<'a> {
-    Viewer { user, remote_addr: ctx.remote.clone() }
+    Viewer {
+        user,
+        remote_addr: ctx.remote.clone(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -110,16 +113,29 @@ pub struct ListQuery {
     page: Option<i64>,
 }
 
-pub async fn list(State(state): State<AppState>, Staff { ctx, user }: Staff, Query(q): Query<ListQuery>) -> Result<Response, PageError> {
+pub async fn list(
+    State(state): State<AppState>,
+    Staff { ctx, user }: Staff,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, PageError> {
     let root = match q.division.as_deref().filter(|d| !d.is_empty()) {
         Some(d) => DivisionCode::parse(d).map_err(|e| PageError::BadRequest(e.to_string()))?,
         None => user.reach.clone(),
     };
     let (page, off) = offset(q.page);
-    let result = access::list_residents(&state.store, &viewer(&ctx, &user), &root, crate::shell::PAGE_SIZE, off).await;
+    let result = access::list_residents(
+        &state.store,
+        &viewer(&ctx, &user),
+        &root,
+        crate::shell::PAGE_SIZE,
+        off,
+    )
+    .await;
     let (found, total) = match result {
         Ok(r) => r,
-        Err(AccessError::Refused(refusal)) => return refused(&state, &ctx, &user, &refusal.to_string(), None),
+        Err(AccessError::Refused(refusal)) => {
+            return refused(&state, &ctx, &user, &refusal.to_string(), None);
+        }
         Err(e) => return Err(e.into()),
     };
     let d = division::get(&state.store, &root).await?;
@@ -145,15 +161,29 @@ pub async fn list(State(state): State<AppState>, Staff { ctx, user }: Staff, Que
 }
 
 /// A 403 page; with a break-glass form when the role may use it.
-fn refused(state: &AppState, ctx: &Ctx, user: &User, message: &str, resident_id: Option<i64>) -> Result<Response, PageError> {
-    let form = resident_id.filter(|_| user.role.may_break_glass()).map(|id| BreakGlassForm {
-        action: format!("/residents/{id}/break-glass"),
-        error: None,
-    });
+fn refused(
+    state: &AppState,
+    ctx: &Ctx,
+    user: &User,
+    message: &str,
+    resident_id: Option<i64>,
+) -> Result<Response, PageError> {
+    let form = resident_id
+        .filter(|_| user.role.may_break_glass())
+        .map(|id| BreakGlassForm {
+            action: format!("/residents/{id}/break-glass"),
+            error: None,
+        });
     refused_with(state, ctx, StatusCode::FORBIDDEN, message, form)
 }
 
-fn refused_with(state: &AppState, ctx: &Ctx, status: StatusCode, message: &str, form: Option<BreakGlassForm>) -> Result<Response, PageError> {
+fn refused_with(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    message: &str,
+    form: Option<BreakGlassForm>,
+) -> Result<Response, PageError> {
     let page = RefusedPage {
         shell: Shell::new(ctx, state, "error.title"),
         status: status.as_u16(),
@@ -163,20 +193,35 @@ fn refused_with(state: &AppState, ctx: &Ctx, status: StatusCode, message: &str, 
     Ok((status, render(&page)?).into_response())
 }
 
-async fn detail(state: &AppState, ctx: &Ctx, user: &User, id: i64, reveal: bool) -> Result<Response, PageError> {
+async fn detail(
+    state: &AppState,
+    ctx: &Ctx,
+    user: &User,
+    id: i64,
+    reveal: bool,
+) -> Result<Response, PageError> {
     let v = viewer(ctx, user);
     let (r, basis) = match access::open_resident(&state.store, &v, id).await {
         Ok(found) => found,
-        Err(AccessError::Refused(refusal)) => return refused(state, ctx, user, &refusal.to_string(), Some(id)),
+        Err(AccessError::Refused(refusal)) => {
+            return refused(state, ctx, user, &refusal.to_string(), Some(id));
+        }
         Err(e) => return Err(e.into()),
     };
     let (id_card, phone) = if reveal {
         (
-            access::reveal(&state.store, &v, id, Field::IdCard).await?.unwrap_or_default(),
-            access::reveal(&state.store, &v, id, Field::Phone).await?.unwrap_or_default(),
+            access::reveal(&state.store, &v, id, Field::IdCard)
+                .await?
+                .unwrap_or_default(),
+            access::reveal(&state.store, &v, id, Field::Phone)
+                .await?
+                .unwrap_or_default(),
         )
     } else {
-        (r.id_card_masked.clone().unwrap_or_default(), r.phone_masked.clone().unwrap_or_default())
+        (
+            r.id_card_masked.clone().unwrap_or_default(),
+            r.phone_masked.clone().unwrap_or_default(),
+        )
     };
     let village = division::get(&state.store, &r.division).await?.name;
     let page = DetailPage {
@@ -197,7 +242,11 @@ async fn detail(state: &AppState, ctx: &Ctx, user: &User, id: i64, reveal: bool)
     Ok(render(&page)?.into_response())
 }
 
-pub async fn show(State(state): State<AppState>, Staff { ctx, user }: Staff, Path(id): Path<i64>) -> Result<Response, PageError> {
+pub async fn show(
+    State(state): State<AppState>,
+    Staff { ctx, user }: Staff,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
     detail(&state, &ctx, &user, id, false).await
 }
 
@@ -207,7 +256,12 @@ pub struct CsrfOnly {
     csrf: String,
 }
 
-pub async fn reveal(State(state): State<AppState>, Staff { ctx, user }: Staff, Path(id): Path<i64>, Form(form): Form<CsrfOnly>) -> Result<Response, PageError> {
+pub async fn reveal(
+    State(state): State<AppState>,
+    Staff { ctx, user }: Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
     ctx.check_csrf(&state, &form.csrf)?;
     detail(&state, &ctx, &user, id, true).await
 }
@@ -220,9 +274,22 @@ pub struct BreakGlassInput {
     reason: String,
 }
 
-pub async fn break_glass(State(state): State<AppState>, Staff { ctx, user }: Staff, Path(id): Path<i64>, Form(form): Form<BreakGlassInput>) -> Result<Response, PageError> {
+pub async fn break_glass(
+    State(state): State<AppState>,
+    Staff { ctx, user }: Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<BreakGlassInput>,
+) -> Result<Response, PageError> {
     ctx.check_csrf(&state, &form.csrf)?;
-    match access::break_glass(&state.store, &viewer(&ctx, &user), id, &form.reason, state.config.break_glass).await {
+    match access::break_glass(
+        &state.store,
+        &viewer(&ctx, &user),
+        id,
+        &form.reason,
+        state.config.break_glass,
+    )
+    .await
+    {
         Ok(()) => Ok(Redirect::to(&format!("/residents/{id}")).into_response()),
         Err(AccessError::ReasonTooShort) => {
             let form = BreakGlassForm {
@@ -236,7 +303,10 @@ pub async fn break_glass(State(state): State<AppState>, Staff { ctx, user }: Sta
 }
 
 /// A resident's own record, with who opened it.
-pub async fn me(State(state): State<AppState>, Staff { ctx, user }: Staff) -> Result<Response, PageError> {
+pub async fn me(
+    State(state): State<AppState>,
+    Staff { ctx, user }: Staff,
+) -> Result<Response, PageError> {
     let (Role::Resident, Some(own)) = (user.role, user.resident_id) else {
         return Ok(Redirect::to("/").into_response());
     };

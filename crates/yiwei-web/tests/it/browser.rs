@@ -21,13 +21,20 @@ impl Drop for Driver {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// Start chromedriver, or say why not.
 fn start_driver() -> Option<Driver> {
-    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| std::path::Path::new(p).exists());
-    let driver = ["/usr/bin/chromedriver"].into_iter().find(|p| std::path::Path::new(p).exists());
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let driver = ["/usr/bin/chromedriver"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
     match (chromium, driver) {
         (Some(_), Some(driver)) => {
             let port = free_port();
@@ -65,7 +72,11 @@ async fn connect(driver: &Driver) -> Client {
     let mut last_error = String::new();
     for _ in 0..100 {
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
+        match ClientBuilder::new(connector)
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
             Ok(client) => return client,
             Err(e) => {
                 last_error = e.to_string();
@@ -78,13 +89,18 @@ async fn connect(driver: &Driver) -> Client {
 }
 
 async fn serve(app: &TestApp) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let router = app.router.clone();
     tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .await
-            .expect("serve");
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .expect("serve");
     });
     format!("http://{addr}")
 }
@@ -92,10 +108,28 @@ async fn serve(app: &TestApp) -> String {
 async fn log_in(c: &Client, base: &str, username: &str) {
     c.delete_all_cookies().await.expect("cookies");
     c.goto(&format!("{base}/login")).await.expect("login page");
-    c.find(Locator::Id("username")).await.expect("username").send_keys(username).await.expect("type");
-    c.find(Locator::Id("password")).await.expect("password").send_keys(PASSWORD).await.expect("type");
-    c.find(Locator::Id("login-submit")).await.expect("submit").click().await.expect("click");
-    c.wait().for_element(Locator::Id("home-title")).await.expect("home page after login");
+    c.find(Locator::Id("username"))
+        .await
+        .expect("username")
+        .send_keys(username)
+        .await
+        .expect("type");
+    c.find(Locator::Id("password"))
+        .await
+        .expect("password")
+        .send_keys(PASSWORD)
+        .await
+        .expect("type");
+    c.find(Locator::Id("login-submit"))
+        .await
+        .expect("submit")
+        .click()
+        .await
+        .expect("click");
+    c.wait()
+        .for_element(Locator::Id("home-title"))
+        .await
+        .expect("home page after login");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,32 +139,93 @@ async fn each_role_logs_in_is_refused_outside_its_reach_and_switches_language() 
     let base = serve(&app).await;
     let c = connect(&driver).await;
     for (username, role, refused) in [
-        ("admin", "county_admin", format!("/residents/{}", app.fixture.home_resident)),
+        (
+            "admin",
+            "county_admin",
+            format!("/residents/{}", app.fixture.home_resident),
+        ),
         ("analyst", "analyst", "/admin/users".to_owned()),
-        ("township.doctor", "clinician", format!("/residents/{}", app.fixture.other_township_resident)),
-        ("village.doctor", "village_doctor", "/divisions/451226101".to_owned()),
-        ("resident", "resident", format!("/residents/{}", app.fixture.home_resident)),
+        (
+            "township.doctor",
+            "clinician",
+            format!("/residents/{}", app.fixture.other_township_resident),
+        ),
+        (
+            "village.doctor",
+            "village_doctor",
+            "/divisions/451226101".to_owned(),
+        ),
+        (
+            "resident",
+            "resident",
+            format!("/residents/{}", app.fixture.home_resident),
+        ),
     ] {
         log_in(&c, &base, username).await;
         let card = c.find(Locator::Id("home-role")).await.expect("role card");
-        assert_eq!(card.attr("data-role").await.expect("attr").as_deref(), Some(role));
+        assert_eq!(
+            card.attr("data-role").await.expect("attr").as_deref(),
+            Some(role)
+        );
         c.goto(&format!("{base}{refused}")).await.expect("goto");
-        let status = c.find(Locator::Id("error-status")).await.expect("refusal page").text().await.expect("text");
-        assert!(status.starts_with("403"), "{username} at {refused}: {status}");
+        let status = c
+            .find(Locator::Id("error-status"))
+            .await
+            .expect("refusal page")
+            .text()
+            .await
+            .expect("text");
+        assert!(
+            status.starts_with("403"),
+            "{username} at {refused}: {status}"
+        );
         c.goto(&format!("{base}/")).await.expect("home");
-        c.find(Locator::Id("lang-switch")).await.expect("switch").click().await.expect("click");
-        let title = c.find(Locator::Id("home-title")).await.expect("title").text().await.expect("text");
+        c.find(Locator::Id("lang-switch"))
+            .await
+            .expect("switch")
+            .click()
+            .await
+            .expect("click");
+        let title = c
+            .find(Locator::Id("home-title"))
+            .await
+            .expect("title")
+            .text()
+            .await
+            .expect("text");
         assert_eq!(title, "Workbench", "{username}");
-        c.find(Locator::Id("lang-switch")).await.expect("switch").click().await.expect("click");
-        let title = c.find(Locator::Id("home-title")).await.expect("title").text().await.expect("text");
+        c.find(Locator::Id("lang-switch"))
+            .await
+            .expect("switch")
+            .click()
+            .await
+            .expect("click");
+        let title = c
+            .find(Locator::Id("home-title"))
+            .await
+            .expect("title")
+            .text()
+            .await
+            .expect("text");
         assert_eq!(title, "工作台", "{username}");
-        c.find(Locator::Id("logout")).await.expect("logout").click().await.expect("click");
-        c.wait().for_element(Locator::Id("login-submit")).await.expect("back at login");
+        c.find(Locator::Id("logout"))
+            .await
+            .expect("logout")
+            .click()
+            .await
+            .expect("click");
+        c.wait()
+            .for_element(Locator::Id("login-submit"))
+            .await
+            .expect("back at login");
     }
     // The page fits a 360-px phone: nothing wider than the viewport.
     log_in(&c, &base, "village.doctor").await;
     let width = c
-        .execute("return document.documentElement.scrollWidth <= window.innerWidth;", vec![])
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth;",
+            vec![],
+        )
         .await
         .expect("script");
     assert_eq!(width, serde_json::Value::Bool(true));

@@ -57,8 +57,13 @@ pub async fn open_store(backend: &str, dir: &std::path::Path) -> Store {
             let admin_url = std::env::var("YIWEI_TEST_PG_URL").expect("checked");
             let mut hex = [0u8; 6];
             yiwei_store::crypto::fill_random(&mut hex);
-            let name = format!("yiwei_web_{}", hex.iter().map(|b| format!("{b:02x}")).collect::<String>());
-            let admin = Store::open(&admin_url, dir, keys.clone()).await.expect("admin connection");
+            let name = format!(
+                "yiwei_web_{}",
+                hex.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            );
+            let admin = Store::open(&admin_url, dir, keys.clone())
+                .await
+                .expect("admin connection");
             if let yiwei_store::Pool::Postgres(pool) = admin.pool() {
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(pool)
@@ -67,7 +72,9 @@ pub async fn open_store(backend: &str, dir: &std::path::Path) -> Store {
             }
             admin.close().await;
             let (base, _) = admin_url.rsplit_once('/').expect("URL has a database name");
-            Store::open(&format!("{base}/{name}"), dir, keys).await.expect("open test database")
+            Store::open(&format!("{base}/{name}"), dir, keys)
+                .await
+                .expect("open test database")
         }
         _ => Store::open("", dir, keys).await.expect("open sqlite"),
     }
@@ -93,16 +100,27 @@ impl TestApp {
             public_url: "http://127.0.0.1:8080".into(),
         };
         let router = yiwei_web::app(store.clone(), config);
-        TestApp { store, router, fixture, _dir: dir }
+        TestApp {
+            store,
+            router,
+            fixture,
+            _dir: dir,
+        }
     }
 
     pub fn client(&self) -> Client {
-        Client { router: self.router.clone(), cookies: Vec::new() }
+        Client {
+            router: self.router.clone(),
+            cookies: Vec::new(),
+        }
     }
 }
 
 async fn build_county(store: &Store) -> Fixture {
-    let by = Who { username: Some("test".into()), ..Who::default() };
+    let by = Who {
+        username: Some("test".into()),
+        ..Who::default()
+    };
     let divisions = [
         ("45", None, Level::Province, "广西壮族自治区"),
         ("4512", Some("45"), Level::Prefecture, "河池市"),
@@ -116,14 +134,25 @@ async fn build_county(store: &Store) -> Fixture {
     for (c, parent, level, name) in divisions {
         division::upsert(
             store,
-            &Division { code: code(c), parent: parent.map(code), level, name: name.into(), name_en: String::new() },
+            &Division {
+                code: code(c),
+                parent: parent.map(code),
+                level,
+                name: name.into(),
+                name_en: String::new(),
+            },
         )
         .await
         .expect("division");
     }
-    let community = org::add_community(store, "环江县人民医院医共体", "Huanjiang County Hospital community", &code("451226"))
-        .await
-        .expect("community");
+    let community = org::add_community(
+        store,
+        "环江县人民医院医共体",
+        "Huanjiang County Hospital community",
+        &code("451226"),
+    )
+    .await
+    .expect("community");
     let add = |code_: &'static str, name: &'static str, kind, division_: &'static str| {
         let new = NewInstitution {
             code: code_.into(),
@@ -136,10 +165,34 @@ async fn build_county(store: &Store) -> Fixture {
         };
         async move { org::add(store, &new).await.expect("institution") }
     };
-    let bureau = add("B001", "环江县卫生健康局", InstitutionKind::HealthBureau, "451226").await;
-    let hospital = add("H001", "环江县人民医院", InstitutionKind::CountyHospital, "451226").await;
-    let centre = add("T100", "思恩镇卫生院", InstitutionKind::TownshipHealthCentre, "451226100").await;
-    let clinic = add("V201", "城西村卫生室", InstitutionKind::VillageClinic, "451226100201").await;
+    let bureau = add(
+        "B001",
+        "环江县卫生健康局",
+        InstitutionKind::HealthBureau,
+        "451226",
+    )
+    .await;
+    let hospital = add(
+        "H001",
+        "环江县人民医院",
+        InstitutionKind::CountyHospital,
+        "451226",
+    )
+    .await;
+    let centre = add(
+        "T100",
+        "思恩镇卫生院",
+        InstitutionKind::TownshipHealthCentre,
+        "451226100",
+    )
+    .await;
+    let clinic = add(
+        "V201",
+        "城西村卫生室",
+        InstitutionKind::VillageClinic,
+        "451226100201",
+    )
+    .await;
     let resident_of = |village: &'static str, name: &'static str, id_card: &'static str| {
         let new = NewResident {
             division: code(village),
@@ -160,9 +213,27 @@ async fn build_county(store: &Store) -> Fixture {
         ("admin", Role::CountyAdmin, bureau, "451226", None),
         ("analyst", Role::Analyst, bureau, "451226", None),
         ("county.doctor", Role::Clinician, hospital, "451226", None),
-        ("township.doctor", Role::Clinician, centre, "451226100", None),
-        ("village.doctor", Role::VillageDoctor, clinic, "451226100201", None),
-        ("resident", Role::Resident, clinic, "451226100201", Some(own_resident)),
+        (
+            "township.doctor",
+            Role::Clinician,
+            centre,
+            "451226100",
+            None,
+        ),
+        (
+            "village.doctor",
+            Role::VillageDoctor,
+            clinic,
+            "451226100201",
+            None,
+        ),
+        (
+            "resident",
+            Role::Resident,
+            clinic,
+            "451226100201",
+            Some(own_resident),
+        ),
     ];
     for (username, role, institution, reach, resident_id) in users {
         let new = NewUser {
@@ -177,7 +248,11 @@ async fn build_county(store: &Store) -> Fixture {
         };
         user::add(store, &new, &by).await.expect("user");
     }
-    Fixture { home_resident, other_township_resident, own_resident }
+    Fixture {
+        home_resident,
+        other_township_resident,
+        own_resident,
+    }
 }
 
 /// A response read to the end.
@@ -189,7 +264,10 @@ pub struct Reply {
 
 impl Reply {
     pub fn location(&self) -> &str {
-        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default()
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -200,7 +278,11 @@ impl Reply {
     pub fn csrf(&self) -> String {
         let marker = "name=\"csrf\" value=\"";
         let start = self.body.find(marker).expect("page has a CSRF field") + marker.len();
-        self.body[start..].split('"').next().unwrap_or_default().to_owned()
+        self.body[start..]
+            .split('"')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
     }
 }
 
@@ -214,10 +296,22 @@ impl Client {
     pub async fn send(&mut self, request: Request<Body>) -> Reply {
         let mut request = request;
         if !self.cookies.is_empty() {
-            let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-            request.headers_mut().insert(header::COOKIE, cookie.parse().expect("ascii"));
+            let cookie = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            request
+                .headers_mut()
+                .insert(header::COOKIE, cookie.parse().expect("ascii"));
         }
-        let response = self.router.clone().oneshot(request).await.expect("infallible");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
         for value in response.headers().get_all(header::SET_COOKIE) {
             let text = value.to_str().unwrap_or_default();
             let pair = text.split(';').next().unwrap_or_default();
@@ -230,12 +324,22 @@ impl Client {
         }
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 
     pub async fn get(&mut self, uri: &str) -> Reply {
-        self.send(Request::get(uri).body(Body::empty()).expect("request")).await
+        self.send(Request::get(uri).body(Body::empty()).expect("request"))
+            .await
     }
 
     pub async fn post_form(&mut self, uri: &str, fields: &[(&str, &str)]) -> Reply {
@@ -255,8 +359,22 @@ impl Client {
     pub async fn login(&mut self, username: &str) {
         let page = self.get("/login").await;
         let csrf = page.csrf();
-        let reply = self.post_form("/login", &[("csrf", &csrf), ("username", username), ("password", PASSWORD)]).await;
-        assert_eq!(reply.status, StatusCode::SEE_OTHER, "login of {username} failed: {}", reply.body);
+        let reply = self
+            .post_form(
+                "/login",
+                &[
+                    ("csrf", &csrf),
+                    ("username", username),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::SEE_OTHER,
+            "login of {username} failed: {}",
+            reply.body
+        );
     }
 
     pub fn set_cookie(&mut self, name: &str, value: &str) {
