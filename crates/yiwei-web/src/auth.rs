@@ -196,12 +196,11 @@ impl ApiUser {
                 .unwrap_or_default();
             return session::api_token_user(&state.store, token.trim()).await;
         }
-        if let Some(token) = cookie(&parts.headers, SESSION_COOKIE) {
-            if let Lookup::Active(s) =
+        if let Some(token) = cookie(&parts.headers, SESSION_COOKIE)
+            && let Lookup::Active(s) =
                 session::lookup(&state.store, token, state.config.session_idle).await?
-            {
-                return Ok(Some(s.user));
-            }
+        {
+            return Ok(Some(s.user));
         }
         Ok(None)
     }

@@ -148,45 +148,33 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/static/style.css", get(stylesheet))
         .layer(middleware::from_fn(record_metrics))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(security_headers())
+        .layer(middleware::map_response(security_headers))
         .with_state(state)
 }
 
-fn security_headers() -> tower::layer::util::Stack<
-    SetResponseHeaderLayer<HeaderValue>,
-    tower::layer::util::Stack<
-        SetResponseHeaderLayer<HeaderValue>,
-        tower::layer::util::Stack<
-            SetResponseHeaderLayer<HeaderValue>,
-            tower::layer::util::Stack<
-                SetResponseHeaderLayer<HeaderValue>,
-                SetResponseHeaderLayer<HeaderValue>,
-            >,
-        >,
-    >,
-> {
-    let h = |name: HeaderName, value: &'static str| {
-        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
-    };
-    tower::layer::util::Stack::new(
-        h(
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+/// Security headers on every response (docs/security.md).
+async fn security_headers(mut response: Response) -> Response {
+    const HEADERS: [(&str, &str); 5] = [
+        (
+            "content-security-policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+             frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
         ),
-        tower::layer::util::Stack::new(
-            h(header::X_FRAME_OPTIONS, "DENY"),
-            tower::layer::util::Stack::new(
-                h(header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-                tower::layer::util::Stack::new(
-                    h(header::REFERRER_POLICY, "same-origin"),
-                    h(
-                        HeaderName::from_static("permissions-policy"),
-                        "camera=(), microphone=(), geolocation=()",
-                    ),
-                ),
-            ),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+        (
+            "permissions-policy",
+            "camera=(), microphone=(), geolocation=()",
         ),
-    )
+    ];
+    let headers = response.headers_mut();
+    for (name, value) in HEADERS {
+        headers
+            .entry(HeaderName::from_static(name))
+            .or_insert(HeaderValue::from_static(value));
+    }
+    response
 }
 
 async fn stylesheet() -> Response {
