@@ -105,6 +105,15 @@ async fn serve(app: &TestApp) -> String {
     format!("http://{addr}")
 }
 
+/// With `YIWEI_SCREENSHOTS=<folder>`, keep a PNG of the page (for docs and reviews).
+async fn save_screenshot(c: &Client, name: &str) {
+    if let Ok(dir) = std::env::var("YIWEI_SCREENSHOTS") {
+        let png = c.screenshot().await.expect("screenshot");
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png)
+            .expect("write screenshot");
+    }
+}
+
 async fn log_in(c: &Client, base: &str, username: &str) {
     c.delete_all_cookies().await.expect("cookies");
     c.goto(&format!("{base}/login")).await.expect("login page");
@@ -162,6 +171,7 @@ async fn each_role_logs_in_is_refused_outside_its_reach_and_switches_language() 
         ),
     ] {
         log_in(&c, &base, username).await;
+        save_screenshot(&c, &format!("home-{username}")).await;
         let card = c.find(Locator::Id("home-role")).await.expect("role card");
         assert_eq!(
             card.attr("data-role").await.expect("attr").as_deref(),
