@@ -148,9 +148,13 @@ pub async fn search(
         }
         (None, None) => {
             let root = &state.config.county;
-            let n = division::search(&state.store, root, &name, None, i64::MAX, 0)
-                .await?
-                .len() as i64;
+            let n = if name.is_empty() {
+                division::count_within(&state.store, root).await?
+            } else {
+                division::search(&state.store, root, &name, None, i64::MAX, 0)
+                    .await?
+                    .len() as i64
+            };
             (
                 division::search(&state.store, root, &name, None, paging.count, paging.offset)
                     .await?,
