@@ -405,6 +405,23 @@ async fn serve(config: &Config, store: Store) -> Result<()> {
         listener.local_addr()?,
         store.backend().as_str()
     );
+    // Sessions idle past the limit are refused on sight; this sweep only keeps the table
+    // small. It moves to the jobs table when that arrives.
+    let sweeper = {
+        let store = store.clone();
+        let idle = web.session_idle;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                match yiwei_store::session::sweep(&store, idle).await {
+                    Ok(n) if n > 0 => tracing::info!(sessions.removed = n, "idle sessions swept"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+                }
+            }
+        })
+    };
     let app = yiwei_web::app(store.clone(), web);
     axum::serve(
         listener,
@@ -424,6 +441,7 @@ async fn serve(config: &Config, store: Store) -> Result<()> {
     })
     .await
     .context("server failed")?;
+    sweeper.abort();
     store.close().await;
     Ok(())
 }
