@@ -28,7 +28,10 @@ pub struct Viewer<'a> {
 pub enum AccessError {
     #[error(transparent)]
     Refused(#[from] Refusal),
-    #[error("a break-glass reason needs at least {} characters", rules::BREAK_GLASS_MIN_REASON_CHARS)]
+    #[error(
+        "a break-glass reason needs at least {} characters",
+        rules::BREAK_GLASS_MIN_REASON_CHARS
+    )]
     ReasonTooShort,
     #[error("your role cannot use break-glass")]
     NoBreakGlass,
@@ -58,7 +61,13 @@ async fn has_break_glass(store: &Store, user_id: i64, resident_id: i64) -> Resul
 }
 
 /// Decide and audit one access of `action` to `resident_id`.
-async fn check(store: &Store, viewer: &Viewer<'_>, resident_id: i64, action: Action, what: &str) -> Result<Basis, AccessError> {
+async fn check(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+    action: Action,
+    what: &str,
+) -> Result<Basis, AccessError> {
     let scope = resident::scope(store, resident_id).await?;
     let ties = ties(store, viewer.user.institution_id, resident_id).await?;
     let glass = has_break_glass(store, viewer.user.id, resident_id).await?;
@@ -86,13 +95,22 @@ fn refusal_code(r: Refusal) -> &'static str {
 }
 
 /// Open a resident's record: checked and audited.
-pub async fn open_resident(store: &Store, viewer: &Viewer<'_>, resident_id: i64) -> Result<(Resident, Basis), AccessError> {
+pub async fn open_resident(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+) -> Result<(Resident, Basis), AccessError> {
     let basis = check(store, viewer, resident_id, Action::Read, "resident").await?;
     Ok((resident::get(store, resident_id).await?, basis))
 }
 
 /// Reveal a masked identifier of a resident: checked and audited as `reveal`.
-pub async fn reveal(store: &Store, viewer: &Viewer<'_>, resident_id: i64, field: Field) -> Result<Option<String>, AccessError> {
+pub async fn reveal(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+    field: Field,
+) -> Result<Option<String>, AccessError> {
     let what = match field {
         Field::IdCard => "resident.id_card",
         Field::Phone => "resident.phone",
@@ -102,7 +120,11 @@ pub async fn reveal(store: &Store, viewer: &Viewer<'_>, resident_id: i64, field:
 }
 
 /// Find a resident by ID-card number (an exact, hashed lookup) and open the record.
-pub async fn find_by_id_card(store: &Store, viewer: &Viewer<'_>, id_card: &str) -> Result<Option<(Resident, Basis)>, AccessError> {
+pub async fn find_by_id_card(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    id_card: &str,
+) -> Result<Option<(Resident, Basis)>, AccessError> {
     match resident::id_by_id_card(store, id_card).await? {
         Some(id) => open_resident(store, viewer, id).await.map(Some),
         None => Ok(None),
@@ -130,7 +152,10 @@ pub async fn list_residents(
     };
     let event = match refusal {
         None => Event::new(viewer.user.who(), Action::Read).basis("subtree"),
-        Some(r) => Event::new(viewer.user.who(), Action::Denied).outcome("denied").basis(refusal_code(r)).reason("read"),
+        Some(r) => Event::new(viewer.user.who(), Action::Denied)
+            .outcome("denied")
+            .basis(refusal_code(r))
+            .reason("read"),
     }
     .object("resident_list", root.as_str())
     .from_addr(viewer.remote_addr.clone());
@@ -169,7 +194,7 @@ pub async fn break_glass(
         .bind(now + lasts)
         .execute(&mut *conn)
         .await
-            .map(|r| r.rows_affected())
+        .map(|r| r.rows_affected())
     })
     .map_err(StoreError::from)?;
     let event = Event::new(viewer.user.who(), Action::BreakGlass)

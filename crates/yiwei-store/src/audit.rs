@@ -187,9 +187,10 @@ fn chain_hash(key: &[u8; 32], prev: &[u8], seq: i64, at: DateTime<Utc>, e: &Even
 pub async fn append_in(tx: &mut Tx<'_>, key: &[u8; 32], event: &Event) -> Result<i64> {
     let at = crate::now();
     on_tx!(tx, |conn| {
-        let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-            .fetch_one(&mut *conn)
-            .await?;
+        let head =
+            sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+                .fetch_one(&mut *conn)
+                .await?;
         let seq: i64 = head.col("seq")?;
         let prev: Vec<u8> = head.col("hash")?;
         let hash = chain_hash(key, &prev, seq, at, event);
@@ -253,7 +254,11 @@ fn entry(row: &impl Row) -> Result<Entry> {
                 "ok" => "ok",
                 "denied" => "denied",
                 "failed" => "failed",
-                _ => return Err(StoreError::Other(format!("unknown audit outcome {outcome:?}"))),
+                _ => {
+                    return Err(StoreError::Other(format!(
+                        "unknown audit outcome {outcome:?}"
+                    )));
+                }
             },
             object_type: row.col("object_type")?,
             object_id: row.col("object_id")?,
@@ -270,8 +275,19 @@ fn entry(row: &impl Row) -> Result<Entry> {
 fn parse_action(s: &str) -> Result<Action> {
     use Action::*;
     [
-        Login, LoginFailed, Logout, Read, Reveal, Create, Update, Delete, BreakGlass, UserAdmin,
-        Denied, Backup, Restore,
+        Login,
+        LoginFailed,
+        Logout,
+        Read,
+        Reveal,
+        Create,
+        Update,
+        Delete,
+        BreakGlass,
+        UserAdmin,
+        Denied,
+        Backup,
+        Restore,
     ]
     .into_iter()
     .find(|a| a.as_str() == s)
@@ -315,7 +331,9 @@ pub async fn verify(store: &Store, mut progress: impl FnMut(i64, i64)) -> Result
     const PAGE: i64 = 5_000;
     let key = store.keys().audit_key();
     let (head_seq, head_hash): (i64, Vec<u8>) = on_pool!(store, |pool| {
-        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(pool).await?;
+        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(pool)
+            .await?;
         Ok::<_, StoreError>((row.col("seq")?, row.col("hash")?))
     })?;
     let mut prev_seq = 0i64;
@@ -324,7 +342,11 @@ pub async fn verify(store: &Store, mut progress: impl FnMut(i64, i64)) -> Result
     loop {
         let sql = format!("SELECT {COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2");
         let rows: Vec<Entry> = on_pool!(store, |pool| {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(prev_seq).bind(PAGE).fetch_all(pool).await?;
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(prev_seq)
+                .bind(PAGE)
+                .fetch_all(pool)
+                .await?;
             rows.iter().map(entry).collect::<Result<Vec<_>>>()
         })?;
         if rows.is_empty() {
@@ -341,7 +363,16 @@ pub async fn verify(store: &Store, mut progress: impl FnMut(i64, i64)) -> Result
                 None
             };
             if let Some(problem) = problem {
-                return Ok(Verification { checked, problem: Some((e.seq, problem)) });
+                // A gap is reported at the first missing number, like a deleted tail.
+                let at = if problem == Problem::Gap {
+                    prev_seq + 1
+                } else {
+                    e.seq
+                };
+                return Ok(Verification {
+                    checked,
+                    problem: Some((at, problem)),
+                });
             }
             checked += 1;
             prev_seq = e.seq;
@@ -350,19 +381,35 @@ pub async fn verify(store: &Store, mut progress: impl FnMut(i64, i64)) -> Result
         progress(checked, head_seq);
     }
     if prev_seq != head_seq || prev_hash != head_hash {
-        return Ok(Verification { checked, problem: Some((prev_seq + 1, Problem::HeadMismatch)) });
+        return Ok(Verification {
+            checked,
+            problem: Some((prev_seq + 1, Problem::HeadMismatch)),
+        });
     }
-    Ok(Verification { checked, problem: None })
+    Ok(Verification {
+        checked,
+        problem: None,
+    })
 }
 
 /// Who opened or changed this resident's record, newest first (for the resident's own
 /// "who looked at my record" page and for reviewers).
-pub async fn for_resident(store: &Store, resident_id: i64, limit: i64, offset: i64) -> Result<Vec<Entry>> {
+pub async fn for_resident(
+    store: &Store,
+    resident_id: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Entry>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM audit_log WHERE resident_id = $1 ORDER BY seq DESC LIMIT $2 OFFSET $3"
     );
     on_pool!(store, |pool| {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(resident_id).bind(limit).bind(offset).fetch_all(pool).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(resident_id)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?;
         rows.iter().map(entry).collect()
     })
 }
@@ -399,7 +446,9 @@ pub async fn list(store: &Store, filter: &Filter, limit: i64, offset: i64) -> Re
 /// Number of audit rows (the chain head's sequence number).
 pub async fn count(store: &Store) -> Result<i64> {
     on_pool!(store, |pool| {
-        sqlx::query_scalar("SELECT seq FROM audit_head WHERE id = 1").fetch_one(pool).await
+        sqlx::query_scalar("SELECT seq FROM audit_head WHERE id = 1")
+            .fetch_one(pool)
+            .await
     })
     .map_err(Into::into)
 }

@@ -60,14 +60,25 @@ const TABLES: &[Table] = &[
         key: "code",
         key_kind: Text,
         identity: false,
-        columns: &[("code", Text), ("parent_code", Text), ("level", Text), ("name", Text), ("name_en", Text)],
+        columns: &[
+            ("code", Text),
+            ("parent_code", Text),
+            ("level", Text),
+            ("name", Text),
+            ("name_en", Text),
+        ],
     },
     Table {
         name: "medical_community",
         key: "id",
         key_kind: Int,
         identity: true,
-        columns: &[("id", Int), ("name", Text), ("name_en", Text), ("county_code", Text)],
+        columns: &[
+            ("id", Int),
+            ("name", Text),
+            ("name_en", Text),
+            ("county_code", Text),
+        ],
     },
     Table {
         name: "institution",
@@ -198,7 +209,10 @@ pub const NOT_BACKED_UP: &[&str] = &["web_session", "schema_migrations"];
 
 /// Names and columns of every backed-up table, for the schema check in the tests.
 pub fn covered_tables() -> Vec<(&'static str, Vec<&'static str>)> {
-    TABLES.iter().map(|t| (t.name, t.columns.iter().map(|c| c.0).collect())).collect()
+    TABLES
+        .iter()
+        .map(|t| (t.name, t.columns.iter().map(|c| c.0).collect()))
+        .collect()
 }
 
 const FORMAT: &str = "yiwei-backup";
@@ -215,16 +229,31 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
 
 fn cell(row: &impl Row, name: &str, kind: Kind) -> Result<Value> {
     Ok(match kind {
-        Int => row.col::<Option<i64>>(name)?.map_or(Value::Null, Value::from),
-        Text => row.col::<Option<String>>(name)?.map_or(Value::Null, Value::from),
-        Bool => row.col::<Option<bool>>(name)?.map_or(Value::Null, Value::from),
-        Bytes => row.col::<Option<Vec<u8>>>(name)?.map_or(Value::Null, |b| Value::from(hex::encode(b))),
+        // PostgreSQL's `audit_head.id` is INTEGER (INT4), which does not decode as i64.
+        Int => match row.col::<Option<i64>>(name) {
+            Ok(v) => v,
+            Err(_) => row.col::<Option<i32>>(name)?.map(i64::from),
+        }
+        .map_or(Value::Null, Value::from),
+        Text => row
+            .col::<Option<String>>(name)?
+            .map_or(Value::Null, Value::from),
+        Bool => row
+            .col::<Option<bool>>(name)?
+            .map_or(Value::Null, Value::from),
+        Bytes => row
+            .col::<Option<Vec<u8>>>(name)?
+            .map_or(Value::Null, |b| Value::from(hex::encode(b))),
         Time => row
             .col::<Option<DateTime<Utc>>>(name)?
-            .map_or(Value::Null, |t| Value::from(t.to_rfc3339_opts(SecondsFormat::Micros, true))),
+            .map_or(Value::Null, |t| {
+                Value::from(t.to_rfc3339_opts(SecondsFormat::Micros, true))
+            }),
         Date => row
             .col::<Option<NaiveDate>>(name)?
-            .map_or(Value::Null, |d| Value::from(d.format("%Y-%m-%d").to_string())),
+            .map_or(Value::Null, |d| {
+                Value::from(d.format("%Y-%m-%d").to_string())
+            }),
     })
 }
 
@@ -248,7 +277,10 @@ impl<W: Write> Hashing<W> {
 pub async fn write(store: &Store, path: &Path, mut progress: impl FnMut(&str, u64)) -> Result<u64> {
     let partial = path.with_extension("partial");
     let file = std::fs::File::create(&partial).map_err(io(&partial))?;
-    let mut out = Hashing { inner: BufWriter::new(file), hash: Sha256::new() };
+    let mut out = Hashing {
+        inner: BufWriter::new(file),
+        hash: Sha256::new(),
+    };
     let header = json!({
         "format": FORMAT,
         "version": VERSION,
@@ -272,7 +304,8 @@ pub async fn write(store: &Store, path: &Path, mut progress: impl FnMut(&str, u6
     };
     for table in TABLES {
         let columns: Vec<&str> = table.columns.iter().map(|c| c.0).collect();
-        out.line(&json!({"table": table.name, "columns": columns})).map_err(io(&partial))?;
+        out.line(&json!({"table": table.name, "columns": columns}))
+            .map_err(io(&partial))?;
         let sql = format!(
             "SELECT {} FROM {} WHERE {} > $1 ORDER BY {} LIMIT {PAGE}",
             columns.join(", "),
@@ -291,7 +324,13 @@ pub async fn write(store: &Store, path: &Path, mut progress: impl FnMut(&str, u6
                 };
                 let rows = query.fetch_all(&mut *conn).await?;
                 rows.iter()
-                    .map(|r| table.columns.iter().map(|(n, k)| cell(r, n, *k)).collect::<Result<Vec<_>>>())
+                    .map(|r| {
+                        table
+                            .columns
+                            .iter()
+                            .map(|(n, k)| cell(r, n, *k))
+                            .collect::<Result<Vec<_>>>()
+                    })
                     .collect::<Result<Vec<_>>>()
             })?;
             let Some(last) = rows.last() else { break };
@@ -315,7 +354,10 @@ pub async fn write(store: &Store, path: &Path, mut progress: impl FnMut(&str, u6
     let mut text = serde_json::to_vec(&trailer).map_err(fail)?;
     text.push(b'\n');
     out.inner.write_all(&text).map_err(io(&partial))?;
-    let file = out.inner.into_inner().map_err(|e| io(&partial)(e.into_error()))?;
+    let file = out
+        .inner
+        .into_inner()
+        .map_err(|e| io(&partial)(e.into_error()))?;
     file.sync_all().map_err(io(&partial))?;
     std::fs::rename(&partial, path).map_err(io(path))?;
     Ok(total)
@@ -347,10 +389,16 @@ pub fn check(path: &Path, key_fingerprint: &str) -> Result<Summary> {
             return Err(fail("it ends without its trailer: the file is truncated"));
         }
         line_no += 1;
-        let value: Value = serde_json::from_slice(&line)
-            .map_err(|e| fail(format_args!("line {line_no} is not JSON ({e}): the file is damaged")))?;
+        let value: Value = serde_json::from_slice(&line).map_err(|e| {
+            fail(format_args!(
+                "line {line_no} is not JSON ({e}): the file is damaged"
+            ))
+        })?;
         if value.get("end").is_some() {
-            let want = value.get("sha256").and_then(Value::as_str).unwrap_or_default();
+            let want = value
+                .get("sha256")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             if hex::encode(hash.finalize()) != want {
                 return Err(fail("checksum mismatch: the file was altered or damaged"));
             }
@@ -373,7 +421,10 @@ pub fn check(path: &Path, key_fingerprint: &str) -> Result<Summary> {
                 if v.get("version").and_then(Value::as_i64) != Some(VERSION) {
                     return Err(fail("unknown backup format version"));
                 }
-                let schema = v.get("schema_version").and_then(Value::as_i64).unwrap_or(-1);
+                let schema = v
+                    .get("schema_version")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(-1);
                 if schema != crate::migrate::latest_version() {
                     return Err(fail(format_args!(
                         "made at schema version {schema}, this build is at {}: restore with the matching yiwei version",
@@ -400,12 +451,15 @@ pub fn check(path: &Path, key_fingerprint: &str) -> Result<Summary> {
                     .map(|a| a.iter().filter_map(Value::as_str).collect())
                     .unwrap_or_default();
                 if columns != t.columns.iter().map(|c| c.0).collect::<Vec<_>>() {
-                    return Err(fail(format_args!("line {line_no}: columns of {name} do not match this schema")));
+                    return Err(fail(format_args!(
+                        "line {line_no}: columns of {name} do not match this schema"
+                    )));
                 }
                 table = Some(t);
             }
             (Some(_), Value::Array(cells)) => {
-                let t = table.ok_or_else(|| fail(format_args!("line {line_no}: a row before any table")))?;
+                let t = table
+                    .ok_or_else(|| fail(format_args!("line {line_no}: a row before any table")))?;
                 if cells.len() != t.columns.len() {
                     return Err(fail(format_args!("line {line_no}: wrong number of cells")));
                 }
@@ -426,26 +480,40 @@ pub fn check(path: &Path, key_fingerprint: &str) -> Result<Summary> {
 /// Whether the store holds no data yet (a freshly migrated database).
 pub async fn is_empty(store: &Store) -> Result<bool> {
     on_pool!(store, |pool| {
-        let divisions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM division").fetch_one(pool).await?;
-        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_user").fetch_one(pool).await?;
-        let seq: i64 = sqlx::query_scalar("SELECT seq FROM audit_head WHERE id = 1").fetch_one(pool).await?;
+        let divisions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM division")
+            .fetch_one(pool)
+            .await?;
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_user")
+            .fetch_one(pool)
+            .await?;
+        let seq: i64 = sqlx::query_scalar("SELECT seq FROM audit_head WHERE id = 1")
+            .fetch_one(pool)
+            .await?;
         Ok(divisions == 0 && users == 0 && seq == 0)
     })
 }
 
 /// Restore `path` into this (empty) store. Checks everything first; writes in one
 /// transaction. Returns the number of rows restored.
-pub async fn restore(store: &Store, path: &Path, mut progress: impl FnMut(u64, u64)) -> Result<u64> {
+pub async fn restore(
+    store: &Store,
+    path: &Path,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<u64> {
     let summary = check(path, store.keys().fingerprint())?;
     if !is_empty(store).await? {
         return Err(StoreError::Invalid(
-            "the target database is not empty: restore into a new data folder or an empty database".into(),
+            "the target database is not empty: restore into a new data folder or an empty database"
+                .into(),
         ));
     }
     let file = std::fs::File::open(path).map_err(io(path))?;
     let reader = BufReader::new(file);
     let mut tx = store.begin().await?;
-    on_tx!(&mut tx, |conn| sqlx::query("DELETE FROM audit_head").execute(&mut *conn).await.map(|_| ()))?;
+    on_tx!(&mut tx, |conn| sqlx::query("DELETE FROM audit_head")
+        .execute(&mut *conn)
+        .await
+        .map(|_| ()))?;
     let mut table: Option<&Table> = None;
     let mut insert = String::new();
     let mut done = 0u64;
@@ -456,10 +524,18 @@ pub async fn restore(store: &Store, path: &Path, mut progress: impl FnMut(u64, u
             Value::Object(o) if o.contains_key("end") => break,
             Value::Object(o) => {
                 let name = o.get("table").and_then(Value::as_str).unwrap_or_default();
-                let t = TABLES.iter().find(|t| t.name == name).ok_or_else(|| fail("unknown table"))?;
+                let t = TABLES
+                    .iter()
+                    .find(|t| t.name == name)
+                    .ok_or_else(|| fail("unknown table"))?;
                 let names: Vec<&str> = t.columns.iter().map(|c| c.0).collect();
                 let marks: Vec<String> = (1..=names.len()).map(|n| format!("${n}")).collect();
-                insert = format!("INSERT INTO {} ({}) VALUES ({})", t.name, names.join(", "), marks.join(", "));
+                insert = format!(
+                    "INSERT INTO {} ({}) VALUES ({})",
+                    t.name,
+                    names.join(", "),
+                    marks.join(", ")
+                );
                 table = Some(t);
             }
             Value::Array(cells) => {
@@ -467,15 +543,28 @@ pub async fn restore(store: &Store, path: &Path, mut progress: impl FnMut(u64, u
                 on_tx!(&mut tx, |conn| {
                     let mut query = sqlx::query(sqlx::AssertSqlSafe(insert.as_str()));
                     for ((_, kind), v) in t.columns.iter().zip(&cells) {
-                        let bad = || fail(format_args!("line {}: a value does not fit its column", i + 1));
+                        let bad = || {
+                            fail(format_args!(
+                                "line {}: a value does not fit its column",
+                                i + 1
+                            ))
+                        };
                         query = match kind {
-                            Int => query.bind(if v.is_null() { None } else { Some(v.as_i64().ok_or_else(bad)?) }),
+                            Int => query.bind(if v.is_null() {
+                                None
+                            } else {
+                                Some(v.as_i64().ok_or_else(bad)?)
+                            }),
                             Text => query.bind(v.as_str().map(str::to_owned)),
                             Bool => query.bind(v.as_bool()),
-                            Bytes => query.bind(v.as_str().map(hex::decode).transpose().map_err(|_| bad())?),
+                            Bytes => query
+                                .bind(v.as_str().map(hex::decode).transpose().map_err(|_| bad())?),
                             Time => query.bind(
                                 v.as_str()
-                                    .map(|s| DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)))
+                                    .map(|s| {
+                                        DateTime::parse_from_rfc3339(s)
+                                            .map(|t| t.with_timezone(&Utc))
+                                    })
                                     .transpose()
                                     .map_err(|_| bad())?,
                             ),
@@ -491,7 +580,7 @@ pub async fn restore(store: &Store, path: &Path, mut progress: impl FnMut(u64, u
                     Ok::<_, StoreError>(())
                 })?;
                 done += 1;
-                if done % 1000 == 0 {
+                if done.is_multiple_of(1000) {
                     progress(done, summary.rows);
                 }
             }
@@ -504,10 +593,12 @@ pub async fn restore(store: &Store, path: &Path, mut progress: impl FnMut(u64, u
                 "SELECT setval(pg_get_serial_sequence('{0}', 'id'), COALESCE((SELECT MAX(id) FROM {0}), 0) + 1, false)",
                 t.name
             );
-            on_tx!(&mut tx, |conn| sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-                .execute(&mut *conn)
-                .await
-                .map(|_| ()))?;
+            on_tx!(&mut tx, |conn| sqlx::query(sqlx::AssertSqlSafe(
+                sql.as_str()
+            ))
+            .execute(&mut *conn)
+            .await
+            .map(|_| ()))?;
         }
     }
     tx.commit().await?;

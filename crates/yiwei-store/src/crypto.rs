@@ -101,9 +101,9 @@ impl Keys {
     pub fn from_hex(text: &str) -> Result<Keys> {
         let bytes = hex::decode(text.trim())
             .map_err(|_| StoreError::Invalid("the master key must be 64 hex characters".into()))?;
-        let master: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| StoreError::Invalid("the master key must be 32 bytes (64 hex characters)".into()))?;
+        let master: [u8; 32] = bytes.try_into().map_err(|_| {
+            StoreError::Invalid("the master key must be 32 bytes (64 hex characters)".into())
+        })?;
         Ok(Keys::from_master(&master))
     }
 
@@ -122,7 +122,10 @@ impl Keys {
                 write_key_file(&path, &hex::encode(master))?;
                 Ok(Keys::from_master(&master))
             }
-            Err(e) => Err(StoreError::Unavailable(format!("cannot read {}: {e}", path.display()))),
+            Err(e) => Err(StoreError::Unavailable(format!(
+                "cannot read {}: {e}",
+                path.display()
+            ))),
         }
     }
 
@@ -139,7 +142,13 @@ impl Keys {
         fill_random(&mut nonce_bytes);
         let nonce = Nonce::from(nonce_bytes);
         let sealed = cipher
-            .encrypt(&nonce, Payload { msg: plaintext.as_bytes(), aad: field.label() })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: field.label(),
+                },
+            )
             .expect("AES-GCM encryption of a short field cannot fail");
         let mut out = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
         out.push(BLOB_VERSION);
@@ -154,12 +163,16 @@ impl Keys {
             return Err(StoreError::Crypto("unknown ciphertext format"));
         }
         let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(self.encryption));
-        let nonce_bytes: [u8; NONCE_LEN] =
-            blob[1..1 + NONCE_LEN].try_into().map_err(|_| StoreError::Crypto("short nonce"))?;
+        let nonce_bytes: [u8; NONCE_LEN] = blob[1..1 + NONCE_LEN]
+            .try_into()
+            .map_err(|_| StoreError::Crypto("short nonce"))?;
         let plain = cipher
             .decrypt(
                 &Nonce::from(nonce_bytes),
-                Payload { msg: &blob[1 + NONCE_LEN..], aad: field.label() },
+                Payload {
+                    msg: &blob[1 + NONCE_LEN..],
+                    aad: field.label(),
+                },
             )
             .map_err(|_| StoreError::Crypto("wrong key or altered data"))?;
         String::from_utf8(plain).map_err(|_| StoreError::Crypto("not UTF-8"))
@@ -256,7 +269,11 @@ mod tests {
         let k = keys();
         let blob = k.encrypt(Field::Phone, "13812345678");
         assert!(k.decrypt(Field::IdCard, &blob).is_err());
-        assert!(Keys::from_master(&[8u8; 32]).decrypt(Field::Phone, &blob).is_err());
+        assert!(
+            Keys::from_master(&[8u8; 32])
+                .decrypt(Field::Phone, &blob)
+                .is_err()
+        );
         let mut altered = blob.clone();
         let last = altered.len() - 1;
         altered[last] ^= 1;
@@ -279,7 +296,10 @@ mod tests {
             k.lookup_hash(Field::Phone, "13812345678"),
             Keys::from_master(&[9u8; 32]).lookup_hash(Field::Phone, "13812345678")
         );
-        assert_ne!(k.lookup_hash(Field::Phone, "123"), k.lookup_hash(Field::IdCard, "123"));
+        assert_ne!(
+            k.lookup_hash(Field::Phone, "123"),
+            k.lookup_hash(Field::IdCard, "123")
+        );
     }
 
     #[test]
@@ -295,7 +315,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(key_path(dir.path())).unwrap().permissions().mode();
+            let mode = std::fs::metadata(key_path(dir.path()))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         assert!(!format!("{first:?}").contains(&hex::encode(first.encryption)));

@@ -20,7 +20,10 @@ fn division(row: &impl Row) -> Result<Division> {
     let bad = |what: &str| StoreError::Other(format!("stored division has a bad {what}"));
     Ok(Division {
         code: DivisionCode::parse(&code).map_err(|_| bad("code"))?,
-        parent: parent.map(|p| DivisionCode::parse(&p)).transpose().map_err(|_| bad("parent"))?,
+        parent: parent
+            .map(|p| DivisionCode::parse(&p))
+            .transpose()
+            .map_err(|_| bad("parent"))?,
         level: Level::parse(&level).ok_or_else(|| bad("level"))?,
         name: row.col("name")?,
         name_en: row.col("name_en")?,
@@ -80,7 +83,7 @@ pub async fn search(
     offset: i64,
 ) -> Result<Vec<Division>> {
     let (low, high) = root.subtree_range();
-    let pattern = format!("%{}%", name.replace('%', "").replace('_', ""));
+    let pattern = format!("%{}%", name.replace(['%', '_'], ""));
     on_pool!(store, |pool| {
         let rows = sqlx::query(
             "SELECT * FROM division WHERE code >= $1 AND code < $2 AND name LIKE $3 \
@@ -115,12 +118,14 @@ pub async fn count_within(store: &Store, root: &DivisionCode) -> Result<i64> {
 pub async fn count_at_level(store: &Store, root: &DivisionCode, level: Level) -> Result<i64> {
     let (low, high) = root.subtree_range();
     on_pool!(store, |pool| {
-        sqlx::query_scalar("SELECT COUNT(*) FROM division WHERE code >= $1 AND code < $2 AND level = $3")
-            .bind(&low)
-            .bind(&high)
-            .bind(level.as_str())
-            .fetch_one(pool)
-            .await
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM division WHERE code >= $1 AND code < $2 AND level = $3",
+        )
+        .bind(&low)
+        .bind(&high)
+        .bind(level.as_str())
+        .fetch_one(pool)
+        .await
     })
     .map_err(Into::into)
 }

@@ -227,7 +227,9 @@ impl Store {
 
     /// Whether the database answers; used by `/healthz`.
     pub async fn ping(&self) -> Result<()> {
-        on_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await
+        on_pool!(self, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
             .map(|r| r.rows_affected()))?;
         Ok(())
     }

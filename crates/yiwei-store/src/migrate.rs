@@ -7,12 +7,18 @@
 use crate::{Backend, Result, Store, StoreError, on_pool};
 
 /// (version, name, SQL) for SQLite.
-const SQLITE: &[(i64, &str, &str)] =
-    &[(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql"))];
+const SQLITE: &[(i64, &str, &str)] = &[(
+    1,
+    "foundation",
+    include_str!("../migrations/sqlite/0001_foundation.sql"),
+)];
 
 /// (version, name, SQL) for PostgreSQL.
-const POSTGRES: &[(i64, &str, &str)] =
-    &[(1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql"))];
+const POSTGRES: &[(i64, &str, &str)] = &[(
+    1,
+    "foundation",
+    include_str!("../migrations/postgres/0001_foundation.sql"),
+)];
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> i64 {
@@ -27,7 +33,9 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
     on_pool!(store, |pool| {
         let mut conn = pool.acquire().await?;
         if store.backend() == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_lock(7256001)").execute(&mut *conn).await?;
+            sqlx::query("SELECT pg_advisory_lock(7256001)")
+                .execute(&mut *conn)
+                .await?;
         }
         sqlx::raw_sql(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -49,19 +57,29 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
             if applied.contains(version) {
                 continue;
             }
-            tracing::info!(migration.version = version, migration.name = name, "migrating");
+            tracing::info!(
+                migration.version = version,
+                migration.name = name,
+                "migrating"
+            );
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            sqlx::raw_sql(sqlx::AssertSqlSafe(*sql)).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-                .bind(version)
-                .bind(*name)
-                .bind(crate::now().to_rfc3339())
+            sqlx::raw_sql(sqlx::AssertSqlSafe(*sql))
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(version)
+            .bind(*name)
+            .bind(crate::now().to_rfc3339())
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
         }
         if store.backend() == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_unlock(7256001)").execute(&mut *conn).await?;
+            sqlx::query("SELECT pg_advisory_unlock(7256001)")
+                .execute(&mut *conn)
+                .await?;
         }
         Ok(())
     })
@@ -70,7 +88,9 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
 /// The schema version the database is at.
 pub async fn current_version(store: &Store) -> Result<i64> {
     let v: Option<i64> = on_pool!(store, |pool| {
-        sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations").fetch_one(pool).await
+        sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+            .fetch_one(pool)
+            .await
     })?;
     Ok(v.unwrap_or(0))
 }

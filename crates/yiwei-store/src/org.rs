@@ -71,7 +71,12 @@ fn community(row: &impl Row) -> Result<MedicalCommunity> {
     })
 }
 
-pub async fn add_community(store: &Store, name: &str, name_en: &str, county: &DivisionCode) -> Result<i64> {
+pub async fn add_community(
+    store: &Store,
+    name: &str,
+    name_en: &str,
+    county: &DivisionCode,
+) -> Result<i64> {
     on_pool!(store, |pool| {
         sqlx::query_scalar(
             "INSERT INTO medical_community (name, name_en, county_code) VALUES ($1, $2, $3) RETURNING id",
@@ -87,7 +92,9 @@ pub async fn add_community(store: &Store, name: &str, name_en: &str, county: &Di
 
 pub async fn communities(store: &Store) -> Result<Vec<MedicalCommunity>> {
     on_pool!(store, |pool| {
-        let rows = sqlx::query("SELECT * FROM medical_community ORDER BY id").fetch_all(pool).await?;
+        let rows = sqlx::query("SELECT * FROM medical_community ORDER BY id")
+            .fetch_all(pool)
+            .await?;
         rows.iter().map(community).collect()
     })
 }
@@ -156,7 +163,12 @@ pub struct Filter {
 }
 
 /// Institutions matching `filter`, by division and name, with the total count.
-pub async fn list(store: &Store, filter: &Filter, limit: i64, offset: i64) -> Result<(Vec<Institution>, i64)> {
+pub async fn list(
+    store: &Store,
+    filter: &Filter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Institution>, i64)> {
     let (low, high) = match &filter.within {
         Some(root) => root.subtree_range(),
         None => (String::new(), "~".to_owned()),
@@ -164,7 +176,7 @@ pub async fn list(store: &Store, filter: &Filter, limit: i64, offset: i64) -> Re
     let pattern = filter
         .name
         .as_deref()
-        .map(|n| format!("%{}%", n.trim().replace('%', "").replace('_', "")));
+        .map(|n| format!("%{}%", n.trim().replace(['%', '_'], "")));
     const WHERE: &str = "division_code >= $1 AND division_code < $2 AND ($3 IS NULL OR kind = $3) \
         AND ($4 IS NULL OR community_id = $4) AND ($5 IS NULL OR name LIKE $5 OR name_en LIKE $5)";
     let list_sql = format!(
@@ -190,6 +202,9 @@ pub async fn list(store: &Store, filter: &Filter, limit: i64, offset: i64) -> Re
             .bind(pattern.as_deref())
             .fetch_one(pool)
             .await?;
-        Ok((rows.iter().map(institution).collect::<Result<Vec<_>>>()?, total))
+        Ok((
+            rows.iter().map(institution).collect::<Result<Vec<_>>>()?,
+            total,
+        ))
     })
 }

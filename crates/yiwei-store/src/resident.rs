@@ -72,8 +72,16 @@ pub async fn create(store: &Store, new: &NewResident, by: &Who) -> Result<i64> {
         return Err(StoreError::Invalid("sex is male, female or unknown".into()));
     }
     let keys = store.keys();
-    let id_card = new.id_card.as_deref().map(|v| Field::IdCard.normalise(v)).filter(|v| !v.is_empty());
-    let phone = new.phone.as_deref().map(|v| Field::Phone.normalise(v)).filter(|v| !v.is_empty());
+    let id_card = new
+        .id_card
+        .as_deref()
+        .map(|v| Field::IdCard.normalise(v))
+        .filter(|v| !v.is_empty());
+    let phone = new
+        .phone
+        .as_deref()
+        .map(|v| Field::Phone.normalise(v))
+        .filter(|v| !v.is_empty());
     let now = crate::now();
     let mut tx = store.begin().await?;
     let id: i64 = on_tx!(&mut tx, |conn| {
@@ -100,7 +108,9 @@ pub async fn create(store: &Store, new: &NewResident, by: &Who) -> Result<i64> {
         },
         other => other,
     })?;
-    let event = Event::new(by.clone(), Action::Create).object("resident", id).resident(id);
+    let event = Event::new(by.clone(), Action::Create)
+        .object("resident", id)
+        .resident(id);
     audit::append_in(&mut tx, keys.audit_key(), &event).await?;
     tx.commit().await?;
     Ok(id)
@@ -135,8 +145,12 @@ pub(crate) async fn get(store: &Store, id: i64) -> Result<Resident> {
             .ok_or(StoreError::NotFound("resident"))?;
         resident(&row)
     })?;
-    r.id_card_masked = secret(store, id, Field::IdCard).await?.map(|v| yiwei_domain::mask::id_card(&v));
-    r.phone_masked = secret(store, id, Field::Phone).await?.map(|v| yiwei_domain::mask::phone(&v));
+    r.id_card_masked = secret(store, id, Field::IdCard)
+        .await?
+        .map(|v| yiwei_domain::mask::id_card(&v));
+    r.phone_masked = secret(store, id, Field::Phone)
+        .await?
+        .map(|v| yiwei_domain::mask::phone(&v));
     Ok(r)
 }
 
@@ -166,7 +180,10 @@ pub(crate) async fn list_within(
         .bind(&high)
         .fetch_one(pool)
         .await?;
-        Ok((rows.iter().map(resident).collect::<Result<Vec<_>>>()?, total))
+        Ok((
+            rows.iter().map(resident).collect::<Result<Vec<_>>>()?,
+            total,
+        ))
     })
 }
 
@@ -200,11 +217,13 @@ pub async fn count_by_child(store: &Store, root: &DivisionCode) -> Result<Vec<(S
     let Some(child_level) = root.level().child() else {
         let (low, high) = root.subtree_range();
         let n: i64 = on_pool!(store, |pool| {
-            sqlx::query_scalar("SELECT COUNT(*) FROM resident WHERE division_code >= $1 AND division_code < $2")
-                .bind(&low)
-                .bind(&high)
-                .fetch_one(pool)
-                .await
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM resident WHERE division_code >= $1 AND division_code < $2",
+            )
+            .bind(&low)
+            .bind(&high)
+            .fetch_one(pool)
+            .await
         })?;
         return Ok(vec![(root.as_str().to_owned(), n)]);
     };
@@ -220,6 +239,8 @@ pub async fn count_by_child(store: &Store, root: &DivisionCode) -> Result<Vec<(S
         .bind(&high)
         .fetch_all(pool)
         .await?;
-        rows.iter().map(|r| Ok((r.col("child")?, r.col("n")?))).collect()
+        rows.iter()
+            .map(|r| Ok((r.col("child")?, r.col("n")?)))
+            .collect()
     })
 }

@@ -51,7 +51,7 @@ pub async fn create(store: &Store, user_id: i64) -> Result<String> {
         .bind(now)
         .execute(pool)
         .await
-            .map(|r| r.rows_affected())
+        .map(|r| r.rows_affected())
     })?;
     Ok(token)
 }
@@ -62,7 +62,8 @@ pub async fn lookup(store: &Store, token: &str, idle: Duration) -> Result<Lookup
     let now = crate::now();
     let found = on_pool!(store, |pool| {
         let row = sqlx::query(
-            "SELECT s.csrf_token, s.created_at, s.last_seen_at, u.* FROM web_session s \
+            "SELECT s.csrf_token, s.created_at AS session_created_at, \
+             s.last_seen_at AS session_last_seen_at, u.* FROM web_session s \
              JOIN app_user u ON u.id = s.user_id WHERE s.token_hash = $1",
         )
         .bind(&hash)
@@ -72,13 +73,15 @@ pub async fn lookup(store: &Store, token: &str, idle: Duration) -> Result<Lookup
             Ok::<_, StoreError>(Session {
                 user: user(&row)?,
                 csrf_token: row.col("csrf_token")?,
-                created_at: row.col("created_at")?,
-                last_seen_at: row.col("last_seen_at")?,
+                created_at: row.col("session_created_at")?,
+                last_seen_at: row.col("session_last_seen_at")?,
             })
         })
         .transpose()
     })?;
-    let Some(mut session) = found else { return Ok(Lookup::Unknown) };
+    let Some(mut session) = found else {
+        return Ok(Lookup::Unknown);
+    };
     if session.user.disabled {
         end(store, token).await?;
         return Ok(Lookup::Unknown);
@@ -94,7 +97,7 @@ pub async fn lookup(store: &Store, token: &str, idle: Duration) -> Result<Lookup
                 .bind(&hash)
                 .execute(pool)
                 .await
-            .map(|r| r.rows_affected())
+                .map(|r| r.rows_affected())
         })?;
         session.last_seen_at = now;
     }
@@ -105,7 +108,10 @@ pub async fn lookup(store: &Store, token: &str, idle: Duration) -> Result<Lookup
 pub async fn end(store: &Store, token: &str) -> Result<()> {
     let hash = store.keys().token_hash(token);
     on_pool!(store, |pool| {
-        sqlx::query("DELETE FROM web_session WHERE token_hash = $1").bind(hash).execute(pool).await
+        sqlx::query("DELETE FROM web_session WHERE token_hash = $1")
+            .bind(hash)
+            .execute(pool)
+            .await
             .map(|r| r.rows_affected())
     })?;
     Ok(())
@@ -115,7 +121,10 @@ pub async fn end(store: &Store, token: &str) -> Result<()> {
 pub async fn sweep(store: &Store, idle: Duration) -> Result<u64> {
     let cutoff = crate::now() - idle;
     let n = on_pool!(store, |pool| {
-        sqlx::query("DELETE FROM web_session WHERE last_seen_at < $1").bind(cutoff).execute(pool).await
+        sqlx::query("DELETE FROM web_session WHERE last_seen_at < $1")
+            .bind(cutoff)
+            .execute(pool)
+            .await
             .map(|r| r.rows_affected())
     })?;
     Ok(n)
@@ -141,7 +150,7 @@ pub async fn create_api_token(
         .bind(expires_at)
         .execute(pool)
         .await
-            .map(|r| r.rows_affected())
+        .map(|r| r.rows_affected())
     })?;
     Ok(token)
 }

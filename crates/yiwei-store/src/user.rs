@@ -6,9 +6,9 @@
 //! logins count towards the lockout rule of `yiwei_domain::lockout`; every login and
 //! failed login is audited.
 
+use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
 use chrono::{DateTime, Utc};
 use yiwei_domain::access::{Actor, Role};
 use yiwei_domain::division::DivisionCode;
@@ -41,7 +41,11 @@ pub struct User {
 
 impl User {
     pub fn actor(&self) -> Actor {
-        Actor { role: self.role, reach: self.reach.clone(), own_resident: self.resident_id }
+        Actor {
+            role: self.role,
+            reach: self.reach.clone(),
+            own_resident: self.resident_id,
+        }
     }
 
     pub fn who(&self) -> Who {
@@ -75,7 +79,8 @@ pub(crate) fn user(row: &impl Row) -> Result<User> {
         id: row.col("id")?,
         username: row.col("username")?,
         display_name: row.col("display_name")?,
-        role: Role::parse(&role).ok_or_else(|| StoreError::Other(format!("unknown role {role:?}")))?,
+        role: Role::parse(&role)
+            .ok_or_else(|| StoreError::Other(format!("unknown role {role:?}")))?,
         institution_id: row.col("institution_id")?,
         reach: DivisionCode::parse(&reach)
             .map_err(|_| StoreError::Other("stored user has a bad reach code".into()))?,
@@ -91,7 +96,9 @@ pub(crate) fn user(row: &impl Row) -> Result<User> {
 /// Check a username: 3 to 32 characters of ASCII letters, digits, `.`, `_` or `-`.
 pub fn check_username(name: &str) -> Result<()> {
     let ok = (3..=32).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -130,7 +137,11 @@ pub async fn verify_password(password: &str, stored: &str) -> bool {
     let stored = stored.to_owned();
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&stored)
-            .map(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+            .map(|hash| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &hash)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await
@@ -149,11 +160,17 @@ pub async fn add(store: &Store, new: &NewUser, by: &Who) -> Result<User> {
         return Err(StoreError::Invalid("a user needs a display name".into()));
     }
     if new.role == Role::Resident && new.resident_id.is_none() {
-        return Err(StoreError::Invalid("a resident account must name its resident".into()));
+        return Err(StoreError::Invalid(
+            "a resident account must name its resident".into(),
+        ));
     }
     let hash = hash_password(&new.password).await?;
     let phone = new.phone.as_deref().filter(|p| !p.trim().is_empty());
-    let phone_enc = phone.map(|p| store.keys().encrypt(Field::Phone, &Field::Phone.normalise(p)));
+    let phone_enc = phone.map(|p| {
+        store
+            .keys()
+            .encrypt(Field::Phone, &Field::Phone.normalise(p))
+    });
     let phone_hash = phone.map(|p| store.keys().lookup_hash(Field::Phone, p));
     let now = crate::now();
     let mut tx = store.begin().await?;
@@ -176,7 +193,9 @@ pub async fn add(store: &Store, new: &NewUser, by: &Who) -> Result<User> {
         .fetch_one(&mut *conn)
         .await
     })?;
-    let event = Event::new(by.clone(), Action::UserAdmin).object("user", id).reason("added");
+    let event = Event::new(by.clone(), Action::UserAdmin)
+        .object("user", id)
+        .reason("added");
     audit::append_in(&mut tx, store.keys().audit_key(), &event).await?;
     tx.commit().await?;
     get(store, id).await
@@ -225,7 +244,8 @@ pub async fn phone(store: &Store, id: i64) -> Result<Option<String>> {
             .await
     })?
     .ok_or(StoreError::NotFound("user"))?;
-    blob.map(|b| store.keys().decrypt(Field::Phone, &b)).transpose()
+    blob.map(|b| store.keys().decrypt(Field::Phone, &b))
+        .transpose()
 }
 
 /// All users, by username, with the total.
@@ -236,7 +256,9 @@ pub async fn list(store: &Store, limit: i64, offset: i64) -> Result<(Vec<User>, 
             .bind(offset)
             .fetch_all(pool)
             .await?;
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_user").fetch_one(pool).await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_user")
+            .fetch_one(pool)
+            .await?;
         Ok((rows.iter().map(user).collect::<Result<Vec<_>>>()?, total))
     })
 }
@@ -245,20 +267,26 @@ pub async fn list(store: &Store, limit: i64, offset: i64) -> Result<(Vec<User>, 
 pub async fn set_disabled(store: &Store, id: i64, disabled: bool, by: &Who) -> Result<()> {
     let mut tx = store.begin().await?;
     let changed = on_tx!(&mut tx, |conn| {
-        let changed = sqlx::query("UPDATE app_user SET disabled = $1, updated_at = $2 WHERE id = $3")
-            .bind(disabled)
-            .bind(crate::now())
-            .bind(id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-        if disabled {
-            sqlx::query("DELETE FROM web_session WHERE user_id = $1").bind(id).execute(&mut *conn).await?;
-            sqlx::query("UPDATE api_token SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        let changed =
+            sqlx::query("UPDATE app_user SET disabled = $1, updated_at = $2 WHERE id = $3")
+                .bind(disabled)
                 .bind(crate::now())
                 .bind(id)
                 .execute(&mut *conn)
+                .await?
+                .rows_affected();
+        if disabled {
+            sqlx::query("DELETE FROM web_session WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *conn)
                 .await?;
+            sqlx::query(
+                "UPDATE api_token SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(crate::now())
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
         }
         Ok::<_, StoreError>(changed)
     })?;
@@ -266,7 +294,9 @@ pub async fn set_disabled(store: &Store, id: i64, disabled: bool, by: &Who) -> R
         return Err(StoreError::NotFound("user"));
     }
     let what = if disabled { "disabled" } else { "enabled" };
-    let event = Event::new(by.clone(), Action::UserAdmin).object("user", id).reason(what);
+    let event = Event::new(by.clone(), Action::UserAdmin)
+        .object("user", id)
+        .reason(what);
     audit::append_in(&mut tx, store.keys().audit_key(), &event).await?;
     tx.commit().await
 }
@@ -287,13 +317,18 @@ pub async fn reset_password(store: &Store, id: i64, password: &str, by: &Who) ->
         .execute(&mut *conn)
         .await?
         .rows_affected();
-        sqlx::query("DELETE FROM web_session WHERE user_id = $1").bind(id).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM web_session WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
         Ok::<_, StoreError>(changed)
     })?;
     if changed == 0 {
         return Err(StoreError::NotFound("user"));
     }
-    let event = Event::new(by.clone(), Action::UserAdmin).object("user", id).reason("password reset");
+    let event = Event::new(by.clone(), Action::UserAdmin)
+        .object("user", id)
+        .reason("password reset");
     audit::append_in(&mut tx, store.keys().audit_key(), &event).await?;
     tx.commit().await
 }
@@ -305,7 +340,9 @@ pub enum LoginOutcome {
     /// Wrong name or password; the two are not told apart.
     WrongCredentials,
     /// Too many failures; try again after the time given.
-    Locked { until: DateTime<Utc> },
+    Locked {
+        until: DateTime<Utc>,
+    },
     /// The account was disabled by an administrator.
     Disabled,
 }
@@ -334,7 +371,10 @@ pub async fn login(
     };
     let password_ok = verify_password(password, stored_hash.as_deref().unwrap_or(DECOY_HASH)).await;
     let Some(user) = found else {
-        let who = Who { username: Some(truncate(username, 64)), ..Who::default() };
+        let who = Who {
+            username: Some(truncate(username, 64)),
+            ..Who::default()
+        };
         let event = Event::new(who, Action::LoginFailed)
             .outcome("failed")
             .reason("unknown user")
@@ -346,10 +386,15 @@ pub async fn login(
     let mut tx = store.begin().await?;
     let lock_sql = match store.backend() {
         Backend::Sqlite => "SELECT failed_logins, locked_until FROM app_user WHERE id = $1",
-        Backend::Postgres => "SELECT failed_logins, locked_until FROM app_user WHERE id = $1 FOR UPDATE",
+        Backend::Postgres => {
+            "SELECT failed_logins, locked_until FROM app_user WHERE id = $1 FOR UPDATE"
+        }
     };
     let state: LoginState = on_tx!(&mut tx, |conn| {
-        let row = sqlx::query(lock_sql).bind(user.id).fetch_one(&mut *conn).await?;
+        let row = sqlx::query(lock_sql)
+            .bind(user.id)
+            .fetch_one(&mut *conn)
+            .await?;
         let failures: i64 = row.col("failed_logins")?;
         Ok::<_, StoreError>(LoginState {
             failures: u32::try_from(failures).unwrap_or(u32::MAX),
@@ -365,7 +410,11 @@ pub async fn login(
     } else {
         let next = state.after_failure(now, policy);
         match next.locked_at(now) {
-            Some(until) => (LoginOutcome::Locked { until }, next, "wrong password; now locked"),
+            Some(until) => (
+                LoginOutcome::Locked { until },
+                next,
+                "wrong password; now locked",
+            ),
             None => (LoginOutcome::WrongCredentials, next, "wrong password"),
         }
     };
@@ -380,7 +429,9 @@ pub async fn login(
     })?;
     let event = match &outcome {
         LoginOutcome::Ok(_) => Event::new(user.who(), Action::Login),
-        _ => Event::new(user.who(), Action::LoginFailed).outcome("failed").reason(reason),
+        _ => Event::new(user.who(), Action::LoginFailed)
+            .outcome("failed")
+            .reason(reason),
     }
     .from_addr(remote_addr);
     audit::append_in(&mut tx, store.keys().audit_key(), &event).await?;
