@@ -18,6 +18,7 @@ pub mod backup;
 pub mod crypto;
 pub mod division;
 mod error;
+pub mod job;
 pub mod migrate;
 pub mod org;
 pub mod resident;

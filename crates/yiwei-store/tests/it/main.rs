@@ -31,6 +31,7 @@ mod access;
 mod audit;
 mod backup;
 mod crypto;
+mod jobs;
 mod schema;
 mod sessions;
 mod support;
