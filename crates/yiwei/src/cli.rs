@@ -59,6 +59,9 @@ enum Command {
     /// Audit log tools
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Scheduled jobs
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Write a consistent backup of the whole database to FILE
     Backup { file: PathBuf },
     /// Restore FILE into an empty database
@@ -101,6 +104,14 @@ enum UserCommand {
         days: Option<i64>,
     },
     /// List users
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum JobsCommand {
+    /// Schedule the periodic jobs and run everything due now
+    Run,
+    /// Show the most recent jobs
     List,
 }
 
@@ -245,6 +256,26 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     eprintln!("audit chain BROKEN at entry {seq}: {}", problem.describe());
                     return Ok(ExitCode::FAILURE);
                 }
+            }
+        }
+        Command::Jobs(JobsCommand::Run) => {
+            let store = open(&config).await?;
+            crate::jobs::schedule(&store, yiwei_store::now()).await?;
+            let ran = crate::jobs::run_due(&store, "cli", config.web()?.session_idle).await?;
+            println!("ran {ran} jobs");
+        }
+        Command::Jobs(JobsCommand::List) => {
+            let store = open(&config).await?;
+            for j in yiwei_store::job::recent(&store, 50).await? {
+                println!(
+                    "{:>6} {:<16} {:<20} {:<8} attempts {} {}",
+                    j.id,
+                    j.kind,
+                    j.dedup_key,
+                    j.state,
+                    j.attempts,
+                    j.last_error.unwrap_or_default()
+                );
             }
         }
         Command::Backup { file } => {
@@ -405,23 +436,9 @@ async fn serve(config: &Config, store: Store) -> Result<()> {
         listener.local_addr()?,
         store.backend().as_str()
     );
-    // Sessions idle past the limit are refused on sight; this sweep only keeps the table
-    // small. It moves to the jobs table when that arrives.
-    let sweeper = {
-        let store = store.clone();
-        let idle = web.session_idle;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
-            loop {
-                tick.tick().await;
-                match yiwei_store::session::sweep(&store, idle).await {
-                    Ok(n) if n > 0 => tracing::info!(sessions.removed = n, "idle sessions swept"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "session sweep failed"),
-                }
-            }
-        })
-    };
+    // Scheduled work (design.md, "Jobs") runs in every server process; the queue makes
+    // sure each job runs once.
+    let runner = tokio::spawn(crate::jobs::run_forever(store.clone(), web.session_idle));
     let app = yiwei_web::app(store.clone(), web);
     axum::serve(
         listener,
@@ -441,7 +458,7 @@ async fn serve(config: &Config, store: Store) -> Result<()> {
     })
     .await
     .context("server failed")?;
-    sweeper.abort();
+    runner.abort();
     store.close().await;
     Ok(())
 }
