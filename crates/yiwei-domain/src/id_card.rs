@@ -5,11 +5,16 @@
 //! character by ISO 7064 MOD 11-2. Legacy 15-digit numbers (`YYMMDD`, no check character)
 //! are upgraded by inserting `19` and computing the check.
 //!
-//! Address codes are checked for shape and province only: a code that is no longer current
-//! (宜州市 451281 became 宜州区 451203 in 2016) is still a valid identity number, so a table
-//! of current codes must never be used to refuse one.
+//! A code that is no longer current (宜州市 451281 became 宜州区 451203 in 2016) is still a
+//! valid identity number, so the address code is checked against [`crate::area_code`], the
+//! union of every GB/T 2260 edition 1980-2021, never against the current list. A code is
+//! refused only when that table is sure it never existed: not for codes under 台湾/香港/澳门,
+//! and not for people born after [`crate::area_code::COMPLETE_THROUGH_YEAR`], who may be
+//! registered in a county created after the table's last edition.
 
 use chrono::{Datelike, NaiveDate};
+
+use crate::area_code::AreaStatus;
 
 /// Weights of ISO 7064 MOD 11-2 for the first 17 digits.
 const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
@@ -50,6 +55,8 @@ pub enum IdCardError {
         "the check character should be {expected}, the number ends in {found}: a digit was probably mistyped"
     )]
     CheckDigit { expected: char, found: char },
+    #[error("the first 6 digits {0} are not an address code of any GB/T 2260 edition")]
+    UnknownArea(String),
 }
 
 impl IdCardNumber {
@@ -100,6 +107,13 @@ impl IdCardNumber {
             if found != expected {
                 return Err(IdCardError::CheckDigit { expected, found });
             }
+        }
+        // Checked last: a mistyped digit is better reported by the check character above.
+        let area = &body[..6];
+        if crate::area_code::status_for_year(area, birth.year()) == AreaStatus::Unknown {
+            return Err(IdCardError::UnknownArea(area.to_owned()));
+        }
+        if n == 18 {
             Ok(IdCardNumber(body))
         } else {
             Ok(IdCardNumber(format!("{body}{expected}")))
@@ -167,6 +181,31 @@ mod tests {
         let body = "45128119800101001";
         let id = format!("{body}{}", check_char(body));
         assert!(IdCardNumber::parse(&id, today()).is_ok());
+    }
+
+    #[test]
+    fn refuses_area_codes_no_edition_lists() {
+        // 451299 was never a code; 451281 and 451203 were.
+        let unknown = "45129919800101001";
+        assert_eq!(
+            IdCardNumber::parse(&format!("{unknown}{}", check_char(unknown)), today()),
+            Err(IdCardError::UnknownArea("451299".into()))
+        );
+        assert_eq!(
+            IdCardNumber::parse("451299800101001", today()),
+            Err(IdCardError::UnknownArea("451299".into()))
+        );
+        // Born after the table's last edition: the county may be newer than the table.
+        let recent = "45129920230101001";
+        assert!(IdCardNumber::parse(&format!("{recent}{}", check_char(recent)), today()).is_ok());
+        // 台湾 has no county codes in GB/T 2260: not refused.
+        let taiwan = "71010119800101001";
+        assert!(IdCardNumber::parse(&format!("{taiwan}{}", check_char(taiwan)), today()).is_ok());
+        for area in ["451281", "451203", "410482", "130682", "622927"] {
+            let body = format!("{area}19800101001");
+            let id = format!("{body}{}", check_char(&body));
+            assert!(IdCardNumber::parse(&id, today()).is_ok(), "{area}");
+        }
     }
 
     #[test]

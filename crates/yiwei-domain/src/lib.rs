@@ -16,8 +16,13 @@
 //! - [`lockout`]: the failed-login lockout rule.
 
 pub mod access;
+pub mod area_code;
 pub mod division;
+pub mod ehr_quality;
 pub mod id_card;
+pub mod key_group;
 pub mod lockout;
 pub mod mask;
 pub mod org;
+pub mod record_no;
+pub mod ws365;
