@@ -250,3 +250,88 @@ pub async fn grants(store: &Store, limit: i64, offset: i64) -> Result<Vec<Grant>
             .collect()
     })
 }
+
+/// Search residents inside the viewer's reach (`root` defaults to the reach), audited as
+/// one read of the result list. Aggregate roles and residents are refused.
+pub async fn search_residents(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    root: &DivisionCode,
+    query: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Resident>, i64), AccessError> {
+    let actor = viewer.user.actor();
+    let refusal = if actor.role == rules::Role::Resident {
+        Some(Refusal::NotOwnRecord)
+    } else if !actor.role.reads_personal_records() {
+        Some(Refusal::AggregateRole)
+    } else if !actor.reach.contains(root) {
+        Some(Refusal::OutsideReach)
+    } else {
+        None
+    };
+    let parsed = resident::interpret(query);
+    let kind = match &parsed {
+        resident::Query::IdCard(_) => "id_card",
+        resident::Query::RecordNo(_) => "record_no",
+        resident::Query::Phone(_) => "phone",
+        resident::Query::Division(_) => "division",
+        resident::Query::Name(_) => "name",
+    };
+    // The query itself may be personal data (a name, a number): only its kind is logged.
+    let event = match refusal {
+        None => Event::new(viewer.user.who(), Action::Read).basis("subtree"),
+        Some(r) => Event::new(viewer.user.who(), Action::Denied)
+            .outcome("denied")
+            .basis(refusal_code(r)),
+    }
+    .object("resident_search", root.as_str())
+    .reason(&format!("search by {kind}"))
+    .from_addr(viewer.remote_addr.clone());
+    audit::append(store, &event).await?;
+    if let Some(r) = refusal {
+        return Err(r.into());
+    }
+    Ok(resident::search(store, root, &parsed, limit, offset).await?)
+}
+
+/// Register a new record through the master patient index, if the viewer may keep records
+/// in its village. Audited by [`crate::empi::register`].
+pub async fn register_resident(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    new: &resident::NewResident,
+) -> Result<crate::empi::Outcome, AccessError> {
+    let actor = viewer.user.actor();
+    if actor.role == rules::Role::Resident {
+        return Err(Refusal::NotOwnRecord.into());
+    }
+    if !actor.role.reads_personal_records() {
+        return Err(Refusal::AggregateRole.into());
+    }
+    if !actor.reach.contains(&new.division) {
+        return Err(Refusal::OutsideReach.into());
+    }
+    let who = viewer.user.who();
+    Ok(crate::empi::register(store, new, &who).await?)
+}
+
+/// Change a record the viewer may open, and whose new village is inside their reach.
+pub async fn update_resident(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    id: i64,
+    expected_version: i64,
+    new: &resident::NewResident,
+) -> Result<i64, AccessError> {
+    check(store, viewer, id, Action::Read, "resident").await?;
+    let actor = viewer.user.actor();
+    if actor.role == rules::Role::Resident || !actor.role.reads_personal_records() {
+        return Err(Refusal::AggregateRole.into());
+    }
+    if !actor.reach.contains(&new.division) {
+        return Err(Refusal::OutsideReach.into());
+    }
+    Ok(resident::update(store, id, expected_version, new, &viewer.user.who()).await?)
+}

@@ -34,6 +34,7 @@ use crate::{Backend, Result, Row, Store, StoreError, Tx, on_pool, on_tx};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Int,
+    Real,
     Text,
     Bool,
     Bytes,
@@ -98,6 +99,20 @@ const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "household",
+        key: "id",
+        key_kind: Int,
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("division_code", Text),
+            ("address", Text),
+            ("head_resident_id", Int),
+            ("created_at", Time),
+            ("updated_at", Time),
+        ],
+    },
+    Table {
         name: "resident",
         key: "id",
         key_kind: Int,
@@ -114,6 +129,25 @@ const TABLES: &[Table] = &[
             ("phone_hash", Bytes),
             ("created_at", Time),
             ("updated_at", Time),
+            ("record_no", Text),
+            ("household_id", Int),
+            ("relation", Text),
+            ("address", Text),
+            ("residence_type", Text),
+            ("ethnicity", Text),
+            ("blood_abo", Text),
+            ("blood_rh", Text),
+            ("education", Text),
+            ("occupation", Text),
+            ("marital", Text),
+            ("payment", Text),
+            ("key_groups", Text),
+            ("no_id_reason", Text),
+            ("contact_name", Text),
+            ("contact_phone_enc", Bytes),
+            ("profile", Text),
+            ("merged_into", Int),
+            ("version", Int),
         ],
     },
     Table {
@@ -172,6 +206,40 @@ const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "match_review",
+        key: "id",
+        key_kind: Int,
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("resident_id", Int),
+            ("candidate_id", Int),
+            ("score", Real),
+            ("explanation", Text),
+            ("state", Text),
+            ("created_at", Time),
+            ("decided_by", Int),
+            ("decided_at", Time),
+        ],
+    },
+    Table {
+        name: "resident_merge",
+        key: "id",
+        key_kind: Int,
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("survivor_id", Int),
+            ("merged_id", Int),
+            ("score", Real),
+            ("reason", Text),
+            ("by_user", Int),
+            ("at", Time),
+            ("undone_by", Int),
+            ("undone_at", Time),
+        ],
+    },
+    Table {
         name: "audit_log",
         key: "seq",
         key_kind: Int,
@@ -206,8 +274,14 @@ const TABLES: &[Table] = &[
 
 /// Tables deliberately left out of backups: sessions (a restore logs everyone out), the
 /// migration ledger (the target is migrated by its own binary), and the job queue
-/// (periodic jobs are enqueued again by the runner, and every job is idempotent).
-pub const NOT_BACKED_UP: &[&str] = &["web_session", "schema_migrations", "job"];
+/// (periodic jobs are enqueued again by the runner, and every job is idempotent), and the
+/// name search keys (derived from names; [`restore`] rebuilds them).
+pub const NOT_BACKED_UP: &[&str] = &[
+    "web_session",
+    "schema_migrations",
+    "job",
+    "resident_name_key",
+];
 
 /// Names and columns of every backed-up table, for the schema check in the tests.
 pub fn covered_tables() -> Vec<(&'static str, Vec<&'static str>)> {
@@ -237,6 +311,9 @@ fn cell(row: &impl Row, name: &str, kind: Kind) -> Result<Value> {
             Err(_) => row.col::<Option<i32>>(name)?.map(i64::from),
         }
         .map_or(Value::Null, Value::from),
+        Real => row
+            .col::<Option<f64>>(name)?
+            .map_or(Value::Null, Value::from),
         Text => row
             .col::<Option<String>>(name)?
             .map_or(Value::Null, Value::from),
@@ -557,6 +634,7 @@ pub async fn restore(
                             } else {
                                 Some(v.as_i64().ok_or_else(bad)?)
                             }),
+                            Real => query.bind(v.as_f64()),
                             Text => query.bind(v.as_str().map(str::to_owned)),
                             Bool => query.bind(v.as_bool()),
                             Bytes => query
@@ -604,6 +682,7 @@ pub async fn restore(
         }
     }
     tx.commit().await?;
+    crate::resident::reindex_names(store).await?;
     progress(done, summary.rows);
     Ok(done)
 }

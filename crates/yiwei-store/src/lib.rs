@@ -17,6 +17,7 @@ pub mod audit;
 pub mod backup;
 pub mod crypto;
 pub mod division;
+pub mod empi;
 mod error;
 pub mod job;
 pub mod migrate;

@@ -18,6 +18,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "jobs",
         include_str!("../migrations/sqlite/0002_jobs.sql"),
     ),
+    (
+        3,
+        "residents",
+        include_str!("../migrations/sqlite/0003_residents.sql"),
+    ),
 ];
 
 /// (version, name, SQL) for PostgreSQL.
@@ -31,6 +36,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "jobs",
         include_str!("../migrations/postgres/0002_jobs.sql"),
+    ),
+    (
+        3,
+        "residents",
+        include_str!("../migrations/postgres/0003_residents.sql"),
     ),
 ];
 

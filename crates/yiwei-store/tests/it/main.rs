@@ -32,6 +32,7 @@ mod audit;
 mod backup;
 mod crypto;
 mod jobs;
+mod residents;
 mod schema;
 mod sessions;
 mod support;

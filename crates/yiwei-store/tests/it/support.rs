@@ -423,6 +423,8 @@ pub fn new_resident(
         birth_date,
         id_card: id_card.map(str::to_owned),
         phone: phone.map(str::to_owned),
+        contact_phone: None,
+        details: Default::default(),
     }
 }
 
