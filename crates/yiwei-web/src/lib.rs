@@ -107,7 +107,21 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/divisions/{code}", get(pages::division::show))
         .route("/orgs", get(pages::org::list))
         .route("/residents", get(pages::resident::list))
+        .route(
+            "/residents/new",
+            get(pages::record::new_form).post(pages::record::create),
+        )
+        .route("/residents/reviews", get(pages::record::reviews))
+        .route("/residents/reviews/{id}", post(pages::record::decide))
+        .route(
+            "/residents/merges/{id}/undo",
+            post(pages::record::undo_merge),
+        )
         .route("/residents/{id}", get(pages::resident::show))
+        .route(
+            "/residents/{id}/edit",
+            get(pages::record::edit_form).post(pages::record::update),
+        )
         .route("/residents/{id}/reveal", post(pages::resident::reveal))
         .route(
             "/residents/{id}/break-glass",
@@ -136,6 +150,14 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/Organization/{id}", get(fhir::organization::read))
         .route("/Location", get(fhir::location::search))
         .route("/Location/{id}", get(fhir::location::read))
+        .route(
+            "/Patient",
+            get(fhir::patient::search).post(fhir::patient::create),
+        )
+        .route(
+            "/Patient/{id}",
+            get(fhir::patient::read).put(fhir::patient::update),
+        )
         .fallback(fhir_unknown);
     Router::new()
         .merge(pages)

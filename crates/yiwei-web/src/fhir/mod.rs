@@ -10,6 +10,7 @@
 
 pub mod location;
 pub mod organization;
+pub mod patient;
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -132,6 +133,21 @@ impl axum::extract::FromRequestParts<crate::AppState> for FhirUser {
             Some(user) => Ok(FhirUser(user)),
             None => Err(Outcome::login()),
         }
+    }
+}
+
+/// The client's address, for the audit log (absent in in-process tests).
+#[derive(Clone, Debug)]
+pub struct Remote(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Remote {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Remote(crate::auth::remote_addr(parts)))
     }
 }
 
@@ -311,6 +327,19 @@ pub fn capability_statement(base: &str) -> Value {
                         ("_id", "token", "Division code"),
                         ("name", "string", "Part of the name"),
                         ("partof", "reference", "Location/<parent division code>"),
+                    ]),
+                },
+                {
+                    "type": "Patient",
+                    "documentation": "Residents. Reads are audited and reveal the ID-card number and phone; search results omit both. Create goes through the master patient index (200 + X-Yiwei-Empi: linked when the person exists). Update needs If-Match.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create"}, {"code": "update"}],
+                    "versioning": "versioned-update",
+                    "updateCreate": false,
+                    "searchParam": params(&[
+                        ("_id", "token", "Logical id"),
+                        ("identifier", "token", "urn:yiwei:id-card|<number> or urn:yiwei:health-record-no|<17 digits>"),
+                        ("name", "string", "Name in hanzi, pinyin or initials (prefix)"),
+                        ("telecom", "token", "Mobile number"),
                     ]),
                 }
             ]

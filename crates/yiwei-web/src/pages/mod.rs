@@ -1,10 +1,12 @@
 //! Server-rendered pages. Each handler extracts, calls the store, and renders a template.
 
 pub mod admin;
+pub mod codes;
 pub mod division;
 pub mod home;
 pub mod login;
 pub mod org;
+pub mod record;
 pub mod resident;
 
 use askama::Template;

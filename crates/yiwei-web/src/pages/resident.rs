@@ -23,6 +23,7 @@ use crate::error::PageError;
 use crate::shell::{Pager, Shell, offset};
 
 pub struct Row {
+    pub record_no: String,
     pub id: i64,
     pub name: String,
     pub sex_key: &'static str,
@@ -34,6 +35,8 @@ pub struct Row {
 #[template(path = "residents.html")]
 struct ListPage {
     shell: Shell,
+    q: String,
+    division: String,
     division_name: String,
     rows: Vec<Row>,
     total_label: String,
@@ -62,6 +65,13 @@ struct DetailPage {
     break_glass: bool,
     revealed: bool,
     can_reveal: bool,
+    can_edit: bool,
+    record_no: String,
+    address: String,
+    contact: String,
+    coded: Vec<(&'static str, String)>,
+    merged_into: Option<i64>,
+    undo_merge: Option<i64>,
     viewers: Vec<Viewing>,
 }
 
@@ -109,6 +119,7 @@ fn viewer<'a>(ctx: &Ctx, user: &'a User) -> Viewer<'a> {
 
 #[derive(Deserialize)]
 pub struct ListQuery {
+    q: Option<String>,
     division: Option<String>,
     page: Option<i64>,
 }
@@ -123,14 +134,27 @@ pub async fn list(
         None => user.reach.clone(),
     };
     let (page, off) = offset(q.page);
-    let result = access::list_residents(
-        &state.store,
-        &viewer(&ctx, &user),
-        &root,
-        crate::shell::PAGE_SIZE,
-        off,
-    )
-    .await;
+    let q = q.q.unwrap_or_default();
+    let result = if q.trim().is_empty() {
+        access::list_residents(
+            &state.store,
+            &viewer(&ctx, &user),
+            &root,
+            crate::shell::PAGE_SIZE,
+            off,
+        )
+        .await
+    } else {
+        access::search_residents(
+            &state.store,
+            &viewer(&ctx, &user),
+            &root,
+            &q,
+            crate::shell::PAGE_SIZE,
+            off,
+        )
+        .await
+    };
     let (found, total) = match result {
         Ok(r) => r,
         Err(AccessError::Refused(refusal)) => {
@@ -142,6 +166,7 @@ pub async fn list(
     let mut rows = Vec::with_capacity(found.len());
     for r in found {
         rows.push(Row {
+            record_no: r.details.record_no.clone().unwrap_or_default(),
             id: r.id,
             name: r.name.clone(),
             sex_key: sex_key(&r.sex),
@@ -149,9 +174,15 @@ pub async fn list(
             village: division::get(&state.store, &r.division).await?.name,
         });
     }
-    let base = format!("/residents?division={}&", root.as_str());
+    let base = format!(
+        "/residents?division={}&q={}&",
+        root.as_str(),
+        crate::pages::org::urlencode(&q)
+    );
     Ok(render(&ListPage {
         shell: Shell::new(&ctx, &state, "resident.title"),
+        q,
+        division: root.as_str().to_owned(),
         division_name: d.name,
         rows,
         total_label: ctx.tr.t1("list.total", "n", &total.to_string()),
@@ -199,6 +230,7 @@ async fn detail(
     user: &User,
     id: i64,
     reveal: bool,
+    flash: Option<String>,
 ) -> Result<Response, PageError> {
     let v = viewer(ctx, user);
     let (r, basis) = match access::open_resident(&state.store, &v, id).await {
@@ -224,8 +256,34 @@ async fn detail(
         )
     };
     let village = division::get(&state.store, &r.division).await?.name;
+    let undo_merge = match r.merged_into {
+        Some(_) => yiwei_store::empi::live_merge_of(&state.store, r.id).await?,
+        None => None,
+    };
+    let coded = crate::pages::codes::describe(&r.details, ctx.tr.lang);
     let page = DetailPage {
-        shell: Shell::new(ctx, state, "resident.title").with_title(mask::name(&r.name)),
+        shell: Shell::new(ctx, state, "resident.title")
+            .with_title(mask::name(&r.name))
+            .with_flash(flash.map(|f| match f.strip_prefix("review") {
+                Some(n) => ctx.tr.t1("record.created_review", "n", n),
+                None if f == "saved" => ctx.tr.t("record.saved").to_owned(),
+                None => ctx.tr.t("record.created").to_owned(),
+            })),
+        can_edit: user.role.reads_personal_records()
+            && user.role != Role::Resident
+            && r.merged_into.is_none(),
+        record_no: r.details.record_no.clone().unwrap_or_default(),
+        address: r.details.address.clone(),
+        contact: [
+            r.details.contact_name.clone().unwrap_or_default(),
+            r.contact_phone_masked.clone().unwrap_or_default(),
+        ]
+        .join(" ")
+        .trim()
+        .to_owned(),
+        coded,
+        merged_into: r.merged_into,
+        undo_merge,
         id: r.id,
         name: r.name,
         sex_key: sex_key(&r.sex),
@@ -242,12 +300,18 @@ async fn detail(
     Ok(render(&page)?.into_response())
 }
 
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    done: Option<String>,
+}
+
 pub async fn show(
     State(state): State<AppState>,
     Staff { ctx, user }: Staff,
     Path(id): Path<i64>,
+    Query(q): Query<ShowQuery>,
 ) -> Result<Response, PageError> {
-    detail(&state, &ctx, &user, id, false).await
+    detail(&state, &ctx, &user, id, false, q.done).await
 }
 
 #[derive(Deserialize)]
@@ -263,7 +327,7 @@ pub async fn reveal(
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, PageError> {
     ctx.check_csrf(&state, &form.csrf)?;
-    detail(&state, &ctx, &user, id, true).await
+    detail(&state, &ctx, &user, id, true, None).await
 }
 
 #[derive(Deserialize)]

@@ -3,4 +3,5 @@
 
 mod browser;
 mod http;
+mod records;
 mod support;

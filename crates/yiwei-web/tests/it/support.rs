@@ -201,6 +201,8 @@ async fn build_county(store: &Store) -> Fixture {
             birth_date: chrono::NaiveDate::from_ymd_opt(1958, 3, 9),
             id_card: Some(id_card.into()),
             phone: Some("13812345678".into()),
+            contact_phone: None,
+            details: Default::default(),
         };
         let by = by.clone();
         async move { resident::create(store, &new, &by).await.expect("resident") }
