@@ -26,5 +26,6 @@ pub mod lockout;
 pub mod mask;
 pub mod name;
 pub mod org;
+pub mod person_input;
 pub mod record_no;
 pub mod ws365;

@@ -9,10 +9,10 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use serde::Deserialize;
 use yiwei_domain::division::{DivisionCode, Level};
-use yiwei_domain::id_card::{IdCardNumber, Sex};
+use yiwei_domain::person_input::{self, RawPerson};
 use yiwei_store::access::{self, AccessError, Viewer};
 use yiwei_store::empi::{self, Outcome};
 use yiwei_store::resident::{Details, NewResident, Resident};
@@ -65,18 +65,6 @@ pub struct FieldErrors {
     pub phone: Option<String>,
     pub village: Option<String>,
     pub contact_phone: Option<String>,
-}
-
-impl FieldErrors {
-    fn any(&self) -> bool {
-        self.general.is_some()
-            || self.name.is_some()
-            || self.id_card.is_some()
-            || self.birth_date.is_some()
-            || self.phone.is_some()
-            || self.village.is_some()
-            || self.contact_phone.is_some()
-    }
 }
 
 /// A coded select of the form (民族, 血型, …).
@@ -163,7 +151,8 @@ async fn villages(
     Ok(out)
 }
 
-/// Check the form; the record to store, or the errors next to their fields.
+/// Check the form with the shared person rules (`yiwei_domain::person_input`); the record
+/// to store, or the errors next to their fields.
 /// `id_on_file`: the record already holds an ID-card number, which an empty field keeps.
 fn validate(
     form: &RecordForm,
@@ -171,113 +160,40 @@ fn validate(
     today: NaiveDate,
     id_on_file: bool,
 ) -> Result<NewResident, Box<FieldErrors>> {
-    let mut e = FieldErrors::default();
-    let en = tr.lang == crate::i18n::Lang::En;
-    let say = |zh: &str, english: &str| {
-        if en {
-            english.to_owned()
-        } else {
-            zh.to_owned()
-        }
+    let raw = RawPerson {
+        name: form.name.clone(),
+        sex: form.sex.clone(),
+        birth_date: form.birth_date.clone(),
+        id_card: form.id_card.clone(),
+        no_id_reason: form.no_id_reason.clone(),
+        phone: form.phone.clone(),
+        contact_phone: form.contact_phone.clone(),
+        village: form.village.clone(),
     };
-    let name = form.name.trim();
-    if name.is_empty() {
-        e.name = Some(say("请填写姓名。", "Enter the name."));
-    } else if name.chars().count() > 50 {
-        e.name = Some(say(
-            "姓名不能超过 50 个字。",
-            "A name has at most 50 characters.",
-        ));
-    }
-    let mut birth = None;
-    if !form.birth_date.trim().is_empty() {
-        match NaiveDate::parse_from_str(form.birth_date.trim(), "%Y-%m-%d") {
-            Ok(d) if d > today => {
-                e.birth_date = Some(say(
-                    "出生日期不能晚于今天。",
-                    "The birth date cannot be in the future.",
-                ))
-            }
-            Ok(d) if d.year() < 1880 => {
-                e.birth_date = Some(say(
-                    "出生日期早于 1880 年，请核对。",
-                    "The birth date is before 1880; check it.",
-                ))
-            }
-            Ok(d) => birth = Some(d),
-            Err(_) => {
-                e.birth_date = Some(say(
-                    "出生日期格式应为 年-月-日。",
-                    "Write the birth date as YYYY-MM-DD.",
-                ))
-            }
-        }
-    }
-    let sex = match form.sex.as_str() {
-        "male" | "female" | "unknown" => form.sex.clone(),
-        _ => "unknown".to_owned(),
-    };
-    let mut id_card = None;
-    if !form.id_card.trim().is_empty() {
-        match IdCardNumber::parse(&form.id_card, today) {
-            Ok(n) => {
-                if birth.is_some_and(|b| b != n.birth_date()) {
-                    e.birth_date = Some(say(
-                        "出生日期与身份证号中的出生日期不一致。",
-                        "The birth date differs from the one in the ID-card number.",
-                    ));
-                }
-                let id_sex = match n.sex() {
-                    Sex::Male => "male",
-                    Sex::Female => "female",
+    let person = match person_input::check(&raw, today, id_on_file) {
+        Ok(p) => p,
+        Err(problems) => {
+            let mut e = FieldErrors::default();
+            for p in problems {
+                let text = if tr.lang == crate::i18n::Lang::En {
+                    p.en
+                } else {
+                    p.zh
                 };
-                if sex != "unknown" && sex != id_sex {
-                    e.id_card = Some(say(
-                        "性别与身份证号第 17 位不一致。",
-                        "The sex differs from the 17th digit of the ID-card number.",
-                    ));
-                }
-                birth = birth.or(Some(n.birth_date()));
-                id_card = Some(n.as_str().to_owned());
+                let slot = match p.field {
+                    "name" => &mut e.name,
+                    "id_card" | "sex" => &mut e.id_card,
+                    "birth_date" => &mut e.birth_date,
+                    "phone" => &mut e.phone,
+                    "contact_phone" => &mut e.contact_phone,
+                    "village" => &mut e.village,
+                    _ => &mut e.general,
+                };
+                slot.get_or_insert(text);
             }
-            Err(err) => e.id_card = Some(err.to_string()),
-        }
-    } else if form.no_id_reason.trim().is_empty() && !id_on_file {
-        e.id_card = Some(say(
-            "请填写身份证号；没有的（如新生儿），请填写原因。",
-            "Enter the ID-card number, or say why there is none (a newborn, for example).",
-        ));
-    }
-    let phone_ok = |p: &str| {
-        let digits: String = p.chars().filter(char::is_ascii_digit).collect();
-        (7..=13).contains(&digits.len())
-            && p.chars().all(|c| c.is_ascii_digit() || " -+()".contains(c))
-    };
-    if !form.phone.trim().is_empty() && !phone_ok(&form.phone) {
-        e.phone = Some(say(
-            "电话号码应为 7 到 13 位数字。",
-            "A phone number has 7 to 13 digits.",
-        ));
-    }
-    if !form.contact_phone.trim().is_empty() && !phone_ok(&form.contact_phone) {
-        e.contact_phone = Some(say(
-            "电话号码应为 7 到 13 位数字。",
-            "A phone number has 7 to 13 digits.",
-        ));
-    }
-    let village = match DivisionCode::parse(&form.village) {
-        Ok(v) if v.level() == Level::Village => Some(v),
-        _ => {
-            e.village = Some(say(
-                "请选择所属村/社区。",
-                "Choose the village or community.",
-            ));
-            None
+            return Err(Box::new(e));
         }
     };
-    if e.any() {
-        return Err(Box::new(e));
-    }
     let coded = |name: &str| {
         form.coded
             .get(name)
@@ -285,13 +201,13 @@ fn validate(
             .filter(|v| !v.is_empty())
     };
     Ok(NewResident {
-        division: village.expect("checked"),
-        name: name.to_owned(),
-        sex,
-        birth_date: birth,
-        id_card,
-        phone: Some(form.phone.trim().to_owned()).filter(|p| !p.is_empty()),
-        contact_phone: Some(form.contact_phone.trim().to_owned()).filter(|p| !p.is_empty()),
+        division: person.village,
+        name: person.name,
+        sex: person.sex.to_owned(),
+        birth_date: person.birth_date,
+        id_card: person.id_card,
+        phone: person.phone,
+        contact_phone: person.contact_phone,
         details: Details {
             address: form.address.trim().to_owned(),
             residence_type: coded("residence_type"),
@@ -302,7 +218,7 @@ fn validate(
             occupation: coded("occupation"),
             marital: coded("marital"),
             payment: coded("payment").into_iter().collect(),
-            no_id_reason: Some(form.no_id_reason.trim().to_owned()).filter(|r| !r.is_empty()),
+            no_id_reason: person.no_id_reason,
             contact_name: Some(form.contact_name.trim().to_owned()).filter(|c| !c.is_empty()),
             profile: serde_json::json!({}),
             ..Details::default()
