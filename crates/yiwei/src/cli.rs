@@ -1,7 +1,13 @@
-//! The command line: `serve`, `demo`, `user …`, `audit verify`, `backup`, `restore`.
-//! Exit codes: 0 success, 1 failure (message on stderr), 2 usage error.
+//! The command line: `serve`, `demo`, `user …`, `jobs …`, `audit verify`, `backup`,
+//! `restore`.
+//!
+//! Exit codes a script can rely on: 0 success, 1 failure (one `error: …` line on stderr,
+//! the causes joined by `: `), 2 usage error (from clap). Results go to stdout, progress
+//! bars and logs to stderr. Changes made here are audited as the system actor `cli`.
+//! Passwords are read from standard input, never taken as arguments, so they stay out of
+//! shell history and process lists.
 
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -50,8 +56,15 @@ enum Command {
         /// Build and print, but do not serve
         #[arg(long)]
         no_serve: bool,
-        #[arg(long, default_value_t = 6)]
+        /// Residents per village and community
+        #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..))]
         residents_per_village: u32,
+        /// Villages per township (default: 8 to 14, varying)
+        #[arg(long, value_parser = clap::value_parser!(u32).range(2..200))]
+        villages_per_township: Option<u32>,
+        /// A village doctor account for every village (default: the first of each township)
+        #[arg(long)]
+        all_village_doctors: bool,
     },
     /// Manage user accounts
     #[command(subcommand)]
@@ -62,6 +75,9 @@ enum Command {
     /// Scheduled jobs
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Import records from a file (see docs/import.md)
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Write a consistent backup of the whole database to FILE
     Backup { file: PathBuf },
     /// Restore FILE into an empty database
@@ -100,11 +116,27 @@ enum UserCommand {
         username: String,
         #[arg(long, default_value = "cli")]
         label: String,
-        #[arg(long)]
+        /// Days until the token expires (default: never)
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=3660))]
         days: Option<i64>,
     },
     /// List users
     List,
+}
+
+#[derive(Subcommand, Debug)]
+enum ImportCommand {
+    /// Residents from a UTF-8 CSV file, each row through the checks and the master index.
+    /// Exit code 3 when some rows were refused (listed in the report)
+    Residents {
+        file: PathBuf,
+        /// The user the import runs as (their reach applies; the audit log names them)
+        #[arg(long = "as")]
+        as_user: String,
+        /// Where refused rows are listed (default: FILE.errors.csv)
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -160,15 +192,32 @@ fn system() -> Who {
     }
 }
 
+/// The `YIWEI_…` variables of the process (others, and any that are not UTF-8, cannot be
+/// configuration).
+fn yiwei_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| k.starts_with("YIWEI_"))
+        .collect()
+}
+
+fn progress_style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
+}
+
 async fn open(config: &Config) -> Result<Store> {
     let keys = Keys::load_or_create(&config.data_dir).context("cannot load the master key")?;
     Store::open(&config.database_url, &config.data_dir, keys)
         .await
         .with_context(|| {
-            format!(
-                "cannot open the database {}",
-                crate::config::redact_url(&config.database_url)
-            )
+            if config.database_url.is_empty() {
+                format!("cannot open the database in {}", config.data_dir.display())
+            } else {
+                format!(
+                    "cannot open the database {}",
+                    crate::config::redact_url(&config.database_url)
+                )
+            }
         })
 }
 
@@ -191,7 +240,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         database_url: cli.database_url.clone(),
         listen,
     };
-    let config = Config::load(cli.config.as_deref(), std::env::vars(), &flags)?;
+    let config = Config::load(cli.config.as_deref(), yiwei_env(), &flags)?;
     match cli.command {
         Command::Serve { .. } => {
             init_tracing(&config);
@@ -201,35 +250,71 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo {
             no_serve,
             residents_per_village,
+            villages_per_township,
+            all_village_doctors,
             ..
         } => {
+            if config.county.code != demo::COUNTY_CODE {
+                bail!(
+                    "yiwei demo builds county {} ({}), but county.code is set to {}",
+                    demo::COUNTY_CODE,
+                    demo::COUNTY_NAME,
+                    config.county.code
+                );
+            }
             init_tracing(&config);
             let store = open(&config).await?;
             let logins = if backup::is_empty(&store).await? {
-                println!("building the demo county 环江毛南族自治县 (451226)…");
+                println!(
+                    "building the demo county {} ({}) in {}",
+                    demo::COUNTY_NAME,
+                    demo::COUNTY_CODE,
+                    config.data_dir.display()
+                );
                 let opts = demo::DemoOptions {
                     residents_per_village,
+                    villages_per_township,
+                    all_village_doctors,
                     ..demo::DemoOptions::default()
                 };
-                let county = demo::build(&store, &opts).await?;
+                let spinner = ProgressBar::new_spinner().with_message("building the demo county");
+                spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+                let county = demo::build(&store, &opts).await;
+                spinner.finish_and_clear();
+                let county = county.context(
+                    "cannot build the demo county (start again with an empty data folder)",
+                )?;
                 println!(
-                    "built {} villages, {} institutions, {} residents",
-                    county.villages, county.institutions, county.residents
+                    "built {} townships, {} villages, {} institutions, {} residents",
+                    county.townships.len(),
+                    county.villages.len(),
+                    county.institutions,
+                    county.residents
                 );
                 county.logins
             } else {
+                println!("the database already holds data: serving it as it is");
                 demo::logins(&store).await?
             };
-            println!(
-                "\ndemo logins (password for all: {}; a demo password, never for real use):",
-                demo::DEMO_PASSWORD
-            );
-            for l in &logins {
+            if logins.is_empty() {
+                println!("no demo accounts in this database (it was not built by yiwei demo)");
+            } else {
                 println!(
-                    "  {:<28} {:<16} {}",
-                    l.username,
-                    l.role.as_str(),
-                    l.display_name
+                    "\ndemo logins, all with the password {}:",
+                    demo::DEMO_PASSWORD
+                );
+                for l in &logins {
+                    println!(
+                        "  {:<28} {:<16} {}",
+                        l.username,
+                        l.role.as_str(),
+                        l.display_name
+                    );
+                }
+                eprintln!(
+                    "warning: {} is a published demo password; never use the demo accounts \
+                     for real data",
+                    demo::DEMO_PASSWORD
                 );
             }
             if !no_serve {
@@ -243,25 +328,74 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit(AuditCommand::Verify) => {
             let store = open(&config).await?;
             let bar = ProgressBar::new(audit::count(&store).await?.max(0) as u64);
-            bar.set_style(
-                ProgressStyle::with_template("{bar:40} {pos}/{len} audit entries")
-                    .expect("template"),
-            );
+            bar.set_style(progress_style("{bar:40} {pos}/{len} audit entries"));
             let result =
                 audit::verify(&store, |done, _| bar.set_position(done.max(0) as u64)).await?;
             bar.finish_and_clear();
             match result.problem {
                 None => println!("audit chain intact: {} entries", result.checked),
                 Some((seq, problem)) => {
-                    eprintln!("audit chain BROKEN at entry {seq}: {}", problem.describe());
+                    println!(
+                        "audit chain BROKEN at seq {seq}: {} ({} entries before it intact)",
+                        problem.describe(),
+                        result.checked
+                    );
                     return Ok(ExitCode::FAILURE);
                 }
             }
         }
+        Command::Import(ImportCommand::Residents {
+            file,
+            as_user,
+            report,
+        }) => {
+            let store = open(&config).await?;
+            let user = user::by_username(&store, &as_user)
+                .await
+                .with_context(|| format!("no user named {as_user:?} (--as)"))?;
+            let input = std::fs::File::open(&file)
+                .with_context(|| format!("cannot open {}", file.display()))?;
+            let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+            let report_path = report.unwrap_or_else(|| crate::import::report_path(&file));
+            let report_file = std::fs::File::create(&report_path)
+                .with_context(|| format!("cannot create {}", report_path.display()))?;
+            let bar = ProgressBar::new(size);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {eta} left")
+                    .expect("template"),
+            );
+            let today = (chrono::Utc::now()
+                + chrono::Duration::hours(i64::from(config.county.utc_offset_hours)))
+            .date_naive();
+            let summary = crate::import::residents(
+                &store,
+                &user,
+                std::io::BufReader::new(input),
+                today,
+                std::io::BufWriter::new(report_file),
+                |bytes| bar.set_position(bytes),
+            )
+            .await?;
+            bar.finish_and_clear();
+            println!(
+                "rows {}: created {}, linked to existing {}, pairs queued for review {}, refused {}",
+                summary.rows,
+                summary.created,
+                summary.linked,
+                summary.queued_for_review,
+                summary.refused
+            );
+            if summary.refused > 0 {
+                println!("refused rows are listed in {}", report_path.display());
+                return Ok(ExitCode::from(3));
+            }
+            let _ = std::fs::remove_file(&report_path);
+        }
         Command::Jobs(JobsCommand::Run) => {
             let store = open(&config).await?;
             crate::jobs::schedule(&store, yiwei_store::now()).await?;
-            let ran = crate::jobs::run_due(&store, "cli", config.web()?.session_idle).await?;
+            let idle = config.to_web_config()?.session_idle;
+            let ran = crate::jobs::run_due(&store, "cli", idle).await?;
             println!("ran {ran} jobs");
         }
         Command::Jobs(JobsCommand::List) => {
@@ -281,11 +415,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Backup { file } => {
             let store = open(&config).await?;
             let bar = ProgressBar::new_spinner();
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
             let rows = backup::write(&store, &file, |table, n| {
                 bar.set_message(format!("{table}: {n} rows"))
             })
-            .await?;
+            .await;
             bar.finish_and_clear();
+            let rows =
+                rows.with_context(|| format!("cannot write the backup {}", file.display()))?;
             let name = file
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -298,17 +435,40 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("backup written: {rows} rows to {}", file.display());
         }
         Command::Restore { file } => {
+            if !file.is_file() {
+                bail!("no backup file at {}", file.display());
+            }
+            // A backup is only readable with the key it was made with: never make up a new
+            // key for the target, which would leave a useless key file behind.
+            let key_file = yiwei_store::crypto::key_path(&config.data_dir);
+            if std::env::var_os(yiwei_store::crypto::MASTER_KEY_ENV).is_none() && !key_file.exists()
+            {
+                bail!(
+                    "no master key: set {} or copy the key of the backed-up installation to {}",
+                    yiwei_store::crypto::MASTER_KEY_ENV,
+                    key_file.display()
+                );
+            }
             let keys =
                 Keys::load_or_create(&config.data_dir).context("cannot load the master key")?;
-            let summary = backup::check(&file, keys.fingerprint())?;
+            // Check the whole file before the target database is even opened.
+            let summary = backup::check(&file, keys.fingerprint())
+                .with_context(|| format!("cannot restore {}", file.display()))?;
             println!(
-                "backup of {} rows from {} ({}), schema {}",
+                "backup of {} rows made {} on {}, schema version {}",
                 summary.rows, summary.created_at, summary.backend, summary.schema_version
             );
             let store = open(&config).await?;
+            if !backup::is_empty(&store).await? {
+                bail!(
+                    "the target database is not empty: restore into a new data folder or an empty database"
+                );
+            }
             let bar = ProgressBar::new(summary.rows);
-            let rows = backup::restore(&store, &file, |done, _| bar.set_position(done)).await?;
+            bar.set_style(progress_style("{bar:40} {pos}/{len} rows"));
+            let rows = backup::restore(&store, &file, |done, _| bar.set_position(done)).await;
             bar.finish_and_clear();
+            let rows = rows.with_context(|| format!("cannot restore {}", file.display()))?;
             let check = audit::verify(&store, |_, _| {}).await?;
             if let Some((seq, problem)) = check.problem {
                 bail!(
@@ -325,7 +485,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 &Event::new(system(), Action::Restore).object("backup", name),
             )
             .await?;
-            println!("restored {rows} rows; audit chain intact");
+            println!(
+                "restored {rows} rows; audit chain intact: {} entries",
+                check.checked
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -414,10 +577,15 @@ async fn user_command(store: &Store, command: UserCommand) -> Result<()> {
     Ok(())
 }
 
+/// Logs go to stderr, so stdout keeps only what a script reads. Log events carry ids, never
+/// names, ID-card or phone numbers (design.md, "Identity, access and privacy").
 fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("YIWEI_LOG_FILTER")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
     let _ = if config.log.format == "json" {
         builder.json().try_init()
     } else {
@@ -426,7 +594,7 @@ fn init_tracing(config: &Config) {
 }
 
 async fn serve(config: &Config, store: Store) -> Result<()> {
-    let web = config.web()?;
+    let web = config.to_web_config()?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -1,0 +1,289 @@
+//! `yiwei import residents FILE.csv`: bring existing resident records into the county,
+//! each row through the same checks as the web form and through the master patient index.
+//!
+//! The file is read as a stream (a million rows never sit in memory). A row is either
+//! imported whole or not at all: it is checked first (`yiwei_domain::person_input` and the
+//! WS 365 value sets) and then registered in one transaction; a bad row is skipped and
+//! reported as `row, field, reason` — never with the value, which may be an ID-card
+//! number. Rows of a person already known link to the existing resident instead of
+//! creating a duplicate; doubtful pairs go to the review queue. The import runs as a named
+//! user (`--as`), so reach rules apply and the audit log shows who imported what.
+//!
+//! Columns (English or Chinese headers, any order; see docs/import.md):
+//! `name 姓名` (required), `sex 性别`, `birth_date 出生日期`, `id_card 身份证号`,
+//! `no_id_reason 无证原因`, `phone 电话`, `village 村代码` (required, 12 digits),
+//! `address 现住址`, `ethnicity 民族`, `residence_type 常住类型`, `blood_abo ABO血型`,
+//! `blood_rh Rh血型`, `education 文化程度`, `occupation 职业`, `marital 婚姻状况`,
+//! `payment 支付方式`, `contact_name 联系人`, `contact_phone 联系人电话`, `record_no 档案编号`.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use yiwei_domain::person_input::{self, RawPerson};
+use yiwei_domain::ws365;
+use yiwei_store::Store;
+use yiwei_store::access::{self, AccessError, Viewer};
+use yiwei_store::empi::Outcome;
+use yiwei_store::resident::{Details, NewResident};
+use yiwei_store::user::User;
+
+/// Every accepted column with its Chinese header.
+pub const COLUMNS: &[(&str, &str)] = &[
+    ("name", "姓名"),
+    ("sex", "性别"),
+    ("birth_date", "出生日期"),
+    ("id_card", "身份证号"),
+    ("no_id_reason", "无证原因"),
+    ("phone", "电话"),
+    ("village", "村代码"),
+    ("address", "现住址"),
+    ("ethnicity", "民族"),
+    ("residence_type", "常住类型"),
+    ("blood_abo", "ABO血型"),
+    ("blood_rh", "Rh血型"),
+    ("education", "文化程度"),
+    ("occupation", "职业"),
+    ("marital", "婚姻状况"),
+    ("payment", "支付方式"),
+    ("contact_name", "联系人"),
+    ("contact_phone", "联系人电话"),
+    ("record_no", "档案编号"),
+];
+
+/// What an import did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub rows: u64,
+    pub created: u64,
+    pub linked: u64,
+    pub queued_for_review: u64,
+    pub refused: u64,
+}
+
+/// One refused row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowError {
+    /// 1-based data row (the header is row 0), as a spreadsheet user counts after the header.
+    pub row: u64,
+    pub field: String,
+    pub reason: String,
+}
+
+/// Map a header to its column name.
+fn column_of(header: &str) -> Option<&'static str> {
+    let h = header.trim().trim_start_matches('\u{feff}');
+    COLUMNS
+        .iter()
+        .find(|(en, zh)| h.eq_ignore_ascii_case(en) || h == *zh)
+        .map(|(en, _)| *en)
+}
+
+/// Check one coded field against its WS 365 value set.
+fn coded(field: &'static str, value: &str, errors: &mut Vec<(String, String)>) -> Option<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return None;
+    }
+    let ok = match field {
+        "ethnicity" => ws365::Ethnicity::parse(v).map(|x| x.code()).ok(),
+        "residence_type" => ws365::ResidenceType::parse(v).map(|x| x.code()).ok(),
+        "blood_abo" => ws365::BloodAbo::parse(v).map(|x| x.code()).ok(),
+        "blood_rh" => ws365::BloodRh::parse(v).map(|x| x.code()).ok(),
+        "education" => ws365::Education::parse(v).map(|x| x.code()).ok(),
+        "occupation" => ws365::Occupation::parse(v).map(|x| x.code()).ok(),
+        "marital" => ws365::MaritalStatus::parse(v).map(|x| x.code()).ok(),
+        "payment" => ws365::PaymentMethod::parse(v).map(|x| x.code()).ok(),
+        _ => Some(v),
+    };
+    match ok {
+        Some(code) => Some(code.to_owned()),
+        None => {
+            errors.push((
+                field.to_owned(),
+                format!("not a code of the WS 365 {field} value set"),
+            ));
+            None
+        }
+    }
+}
+
+/// Turn one CSV record into a resident, or the problems of the row.
+pub fn row_to_resident(
+    columns: &[Option<&'static str>],
+    record: &csv::StringRecord,
+    today: NaiveDate,
+) -> Result<NewResident, Vec<(String, String)>> {
+    let get = |name: &str| -> &str {
+        columns
+            .iter()
+            .position(|c| *c == Some(name))
+            .and_then(|i| record.get(i))
+            .unwrap_or("")
+    };
+    let raw = RawPerson {
+        name: get("name").to_owned(),
+        sex: get("sex").to_owned(),
+        birth_date: get("birth_date").to_owned(),
+        id_card: get("id_card").to_owned(),
+        no_id_reason: get("no_id_reason").to_owned(),
+        phone: get("phone").to_owned(),
+        contact_phone: get("contact_phone").to_owned(),
+        village: get("village").to_owned(),
+    };
+    let mut errors: Vec<(String, String)> = Vec::new();
+    let person = person_input::check(&raw, today, false).map_err(|problems| {
+        problems
+            .into_iter()
+            .map(|p| (p.field.to_owned(), p.en))
+            .collect::<Vec<_>>()
+    });
+    let mut details = Details {
+        address: get("address").trim().to_owned(),
+        ethnicity: coded("ethnicity", get("ethnicity"), &mut errors),
+        residence_type: coded("residence_type", get("residence_type"), &mut errors),
+        blood_abo: coded("blood_abo", get("blood_abo"), &mut errors),
+        blood_rh: coded("blood_rh", get("blood_rh"), &mut errors),
+        education: coded("education", get("education"), &mut errors),
+        occupation: coded("occupation", get("occupation"), &mut errors),
+        marital: coded("marital", get("marital"), &mut errors),
+        payment: coded("payment", get("payment"), &mut errors)
+            .into_iter()
+            .collect(),
+        contact_name: Some(get("contact_name").trim().to_owned()).filter(|c| !c.is_empty()),
+        profile: serde_json::json!({}),
+        ..Details::default()
+    };
+    let record_no = get("record_no").trim();
+    if !record_no.is_empty() {
+        match yiwei_domain::record_no::RecordNo::parse(record_no) {
+            Ok(n) => details.record_no = Some(n.to_string()),
+            Err(e) => errors.push(("record_no".into(), e.to_string())),
+        }
+    }
+    match person {
+        Err(mut problems) => {
+            problems.append(&mut errors);
+            Err(problems)
+        }
+        Ok(_) if !errors.is_empty() => Err(errors),
+        Ok(p) => {
+            details.no_id_reason = p.no_id_reason;
+            Ok(NewResident {
+                division: p.village,
+                name: p.name,
+                sex: p.sex.to_owned(),
+                birth_date: p.birth_date,
+                id_card: p.id_card,
+                phone: p.phone,
+                contact_phone: p.contact_phone,
+                details,
+            })
+        }
+    }
+}
+
+/// Import residents from `input` as `user`; refused rows go to `report`. `progress` is
+/// called with the bytes read so far.
+pub async fn residents(
+    store: &Store,
+    user: &User,
+    input: impl Read,
+    today: NaiveDate,
+    mut report: impl Write,
+    mut progress: impl FnMut(u64),
+) -> Result<Summary> {
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
+    let headers = reader
+        .headers()
+        .context("cannot read the header line (is the file UTF-8 CSV?)")?
+        .clone();
+    let columns: Vec<Option<&'static str>> = headers.iter().map(column_of).collect();
+    let unknown: Vec<&str> = headers
+        .iter()
+        .zip(&columns)
+        .filter(|(_, c)| c.is_none())
+        .map(|(h, _)| h)
+        .collect();
+    if !unknown.is_empty() {
+        let accepted: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
+        bail!(
+            "unknown columns {unknown:?}; accepted: {}",
+            accepted.join(", ")
+        );
+    }
+    for required in ["name", "village"] {
+        if !columns.contains(&Some(required)) {
+            bail!("the file has no {required} column");
+        }
+    }
+    writeln!(report, "row,field,reason").context("cannot write the error report")?;
+    let viewer = Viewer {
+        user,
+        remote_addr: None,
+    };
+    let mut summary = Summary::default();
+    let mut record = csv::StringRecord::new();
+    loop {
+        let row = summary.rows + 1;
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                // A malformed line (wrong number of fields, bad quoting, not UTF-8):
+                // report it and go on with the next line.
+                summary.rows += 1;
+                summary.refused += 1;
+                write_error(&mut report, row, "(line)", &e.to_string())?;
+                continue;
+            }
+        }
+        summary.rows += 1;
+        progress(reader.position().byte());
+        let new = match row_to_resident(&columns, &record, today) {
+            Ok(new) => new,
+            Err(problems) => {
+                summary.refused += 1;
+                for (field, reason) in problems {
+                    write_error(&mut report, row, &field, &reason)?;
+                }
+                continue;
+            }
+        };
+        match access::register_resident(store, &viewer, &new).await {
+            Ok(Outcome::Created { review, .. }) => {
+                summary.created += 1;
+                summary.queued_for_review += review.len() as u64;
+            }
+            Ok(Outcome::Linked { .. }) => summary.linked += 1,
+            Err(AccessError::Store(e @ yiwei_store::StoreError::Unavailable(_))) => {
+                return Err(e).context(format!(
+                    "the database failed at row {row}; rows before it are imported"
+                ));
+            }
+            Err(e) => {
+                summary.refused += 1;
+                let field = match &e {
+                    AccessError::Refused(_) => "village",
+                    _ => "(row)",
+                };
+                write_error(&mut report, row, field, &e.to_string())?;
+            }
+        }
+    }
+    report.flush().context("cannot write the error report")?;
+    Ok(summary)
+}
+
+fn write_error(report: &mut impl Write, row: u64, field: &str, reason: &str) -> Result<()> {
+    let reason = reason.replace('"', "'");
+    writeln!(report, "{row},{field},\"{reason}\"").context("cannot write the error report")
+}
+
+/// The default report path: `FILE.errors.csv` beside the input.
+pub fn report_path(input: &Path) -> std::path::PathBuf {
+    let mut name = input.file_name().unwrap_or_default().to_os_string();
+    name.push(".errors.csv");
+    input.with_file_name(name)
+}
