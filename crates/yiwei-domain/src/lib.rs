@@ -20,6 +20,7 @@ pub mod area_code;
 pub mod division;
 pub mod ehr_quality;
 pub mod empi;
+pub mod exam;
 pub mod id_card;
 pub mod key_group;
 pub mod lockout;

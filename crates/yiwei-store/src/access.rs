@@ -335,3 +335,172 @@ pub async fn update_resident(
     }
     Ok(resident::update(store, id, expected_version, new, &viewer.user.who()).await?)
 }
+
+// Encounters and health exams (就诊/服务记录, 健康体检表): written and read only through
+// the functions below. Unlike [`check`], the writers do not audit an allowed decision
+// here: the store appends the `create` inside the write's own transaction, so the audit
+// row and the record commit or roll back together, and each write leaves one row.
+
+/// Decide an access to `resident_id` without auditing it; the caller writes the row.
+async fn decide(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+) -> Result<std::result::Result<Basis, Refusal>> {
+    let scope = resident::scope(store, resident_id).await?;
+    let ties = ties(store, viewer.user.institution_id, resident_id).await?;
+    let glass = has_break_glass(store, viewer.user.id, resident_id).await?;
+    Ok(rules::decide_personal_read(
+        &viewer.user.actor(),
+        &scope,
+        &ties,
+        glass,
+    ))
+}
+
+/// Decide and audit a read of one object about `resident_id` (an encounter, a timeline).
+async fn read_checked(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+    object_type: &str,
+    object_id: i64,
+) -> Result<Basis, AccessError> {
+    let decision = decide(store, viewer, resident_id).await?;
+    let event = match decision {
+        Ok(basis) => Event::new(viewer.user.who(), Action::Read).basis(basis.as_str()),
+        Err(refusal) => Event::new(viewer.user.who(), Action::Denied)
+            .outcome("denied")
+            .basis(refusal_code(refusal))
+            .reason(Action::Read.as_str()),
+    }
+    .object(object_type, object_id)
+    .resident(resident_id)
+    .from_addr(viewer.remote_addr.clone());
+    audit::append(store, &event).await?;
+    Ok(decision?)
+}
+
+/// Decide a write of a clinical record about `resident_id`. The viewer must be allowed
+/// to open the record and hold a clinical role: residents and aggregate roles write no
+/// clinical records, break-glass or not. A refusal is audited here; for an allowed write
+/// this returns the `create` event, which the store completes and appends with the write.
+async fn write_checked(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+) -> Result<Event, AccessError> {
+    let role = viewer.user.role;
+    let decision = if role == rules::Role::Resident || !role.reads_personal_records() {
+        Err(Refusal::AggregateRole)
+    } else {
+        decide(store, viewer, resident_id).await?
+    };
+    match decision {
+        Ok(basis) => Ok(Event::new(viewer.user.who(), Action::Create)
+            .basis(basis.as_str())
+            .from_addr(viewer.remote_addr.clone())),
+        Err(refusal) => {
+            let event = Event::new(viewer.user.who(), Action::Denied)
+                .outcome("denied")
+                .basis(refusal_code(refusal))
+                .reason(Action::Create.as_str())
+                .object("encounter", "new")
+                .resident(resident_id)
+                .from_addr(viewer.remote_addr.clone());
+            audit::append(store, &event).await?;
+            Err(refusal.into())
+        }
+    }
+}
+
+/// The institution an encounter took place at: the one given, else the author's.
+fn encounter_institution(viewer: &Viewer<'_>, given: Option<i64>) -> Result<i64, AccessError> {
+    given.or(viewer.user.institution_id).ok_or_else(|| {
+        StoreError::Invalid(
+            "say at which institution the encounter took place: your account belongs to none"
+                .into(),
+        )
+        .into()
+    })
+}
+
+/// Record a health exam (健康体检表) on a record the viewer may open; audited as `create`
+/// of the encounter in the same transaction. Figures outside their plausible ranges are
+/// refused with `StoreError::Invalid` naming each.
+pub async fn record_exam(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+    new: &crate::encounter::NewExam,
+) -> Result<i64, AccessError> {
+    let event = write_checked(store, viewer, resident_id).await?;
+    let institution = encounter_institution(viewer, new.institution_id)?;
+    Ok(crate::encounter::record_exam(
+        store,
+        resident_id,
+        Some(viewer.user.id),
+        institution,
+        new,
+        event,
+    )
+    .await?)
+}
+
+/// Record an encounter summary (outpatient, inpatient, follow-up, home visit, other) on a
+/// record the viewer may open; audited like [`record_exam`].
+pub async fn record_encounter(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+    new: &crate::encounter::NewEncounter,
+) -> Result<i64, AccessError> {
+    let event = write_checked(store, viewer, resident_id).await?;
+    let institution = encounter_institution(viewer, new.institution_id)?;
+    Ok(crate::encounter::record_encounter(
+        store,
+        resident_id,
+        Some(viewer.user.id),
+        institution,
+        new,
+        event,
+    )
+    .await?)
+}
+
+/// A resident's encounters from every institution, newest first, with the exam figures:
+/// checked and audited as one read of the timeline.
+pub async fn timeline(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+    filter: &crate::encounter::TimelineFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<crate::encounter::Encounter>, i64), AccessError> {
+    read_checked(store, viewer, resident_id, "timeline", resident_id).await?;
+    Ok(crate::encounter::timeline(store, resident_id, filter, limit, offset).await?)
+}
+
+/// Open one encounter: checked against its resident and audited as a read of it.
+pub async fn open_encounter(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    encounter_id: i64,
+) -> Result<crate::encounter::Encounter, AccessError> {
+    let resident_id = crate::encounter::resident_of(store, encounter_id).await?;
+    read_checked(store, viewer, resident_id, "encounter", encounter_id).await?;
+    Ok(crate::encounter::get(store, encounter_id).await?)
+}
+
+/// Open one health exam with all its sections: checked and audited like
+/// [`open_encounter`]; `NotFound` when the encounter is not an exam.
+pub async fn open_exam(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    encounter_id: i64,
+) -> Result<crate::encounter::Exam, AccessError> {
+    let resident_id = crate::encounter::resident_of(store, encounter_id).await?;
+    read_checked(store, viewer, resident_id, "encounter", encounter_id).await?;
+    Ok(crate::encounter::get_exam(store, encounter_id).await?)
+}

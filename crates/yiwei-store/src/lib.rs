@@ -18,6 +18,7 @@ pub mod backup;
 pub mod crypto;
 pub mod division;
 pub mod empi;
+pub mod encounter;
 mod error;
 pub mod job;
 pub mod migrate;

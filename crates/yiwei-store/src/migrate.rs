@@ -23,6 +23,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "residents",
         include_str!("../migrations/sqlite/0003_residents.sql"),
     ),
+    (
+        4,
+        "encounters",
+        include_str!("../migrations/sqlite/0004_encounters.sql"),
+    ),
 ];
 
 /// (version, name, SQL) for PostgreSQL.
@@ -41,6 +46,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "residents",
         include_str!("../migrations/postgres/0003_residents.sql"),
+    ),
+    (
+        4,
+        "encounters",
+        include_str!("../migrations/postgres/0004_encounters.sql"),
     ),
 ];
 

@@ -122,6 +122,15 @@ pub fn app(store: Store, config: WebConfig) -> Router {
             "/residents/{id}/edit",
             get(pages::record::edit_form).post(pages::record::update),
         )
+        .route(
+            "/residents/{id}/exams/new",
+            get(pages::exam::new_form).post(pages::exam::create),
+        )
+        .route(
+            "/residents/{id}/exams/{encounter_id}",
+            get(pages::exam::show),
+        )
+        .route("/residents/{id}/timeline", get(pages::exam::timeline_page))
         .route("/residents/{id}/reveal", post(pages::resident::reveal))
         .route(
             "/residents/{id}/break-glass",
@@ -158,6 +167,10 @@ pub fn app(store: Store, config: WebConfig) -> Router {
             "/Patient/{id}",
             get(fhir::patient::read).put(fhir::patient::update),
         )
+        .route("/Encounter", get(fhir::encounter::search))
+        .route("/Encounter/{id}", get(fhir::encounter::read))
+        .route("/Observation", get(fhir::observation::search))
+        .route("/Observation/{id}", get(fhir::observation::read))
         .fallback(fhir_unknown);
     Router::new()
         .merge(pages)

@@ -31,6 +31,7 @@ mod access;
 mod audit;
 mod backup;
 mod crypto;
+mod encounters;
 mod jobs;
 mod residents;
 mod schema;

@@ -8,7 +8,9 @@
 //! supported). Paging uses `_count` (default 50, max 500) and `_offset`, with `self`,
 //! `next` and `previous` links in the Bundle.
 
+pub mod encounter;
 pub mod location;
+pub mod observation;
 pub mod organization;
 pub mod patient;
 
@@ -340,6 +342,28 @@ pub fn capability_statement(base: &str) -> Value {
                         ("identifier", "token", "urn:yiwei:id-card|<number> or urn:yiwei:health-record-no|<17 digits>"),
                         ("name", "string", "Name in hanzi, pinyin or initials (prefix)"),
                         ("telecom", "token", "Mobile number"),
+                    ]),
+                },
+                {
+                    "type": "Encounter",
+                    "documentation": "Encounters from every institution of the county (health exams, outpatient, inpatient, follow-up, home visits). Reads are audited; search needs patient or subject. class is AMB, HH or IMP; type carries urn:yiwei:encounter-kind.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id> (required, or subject)"),
+                        ("subject", "reference", "Patient/<id>"),
+                        ("date", "date", "period.start, with eq, ge, gt, le, lt; dates without a zone are county time"),
+                    ]),
+                },
+                {
+                    "type": "Observation",
+                    "documentation": "Measured figures of health exams (健康体检表), LOINC-coded with UCUM units; vital signs follow the R4 vital-signs profiles (blood pressure as a per-arm 85354-9 panel). Fasting glucose is 14771-0 (mmol/L). Search needs patient, subject or encounter.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id>"),
+                        ("subject", "reference", "Patient/<id>"),
+                        ("encounter", "reference", "Encounter/<id>"),
+                        ("code", "token", "http://loinc.org|<code> (comma for or)"),
+                        ("date", "date", "effectiveDateTime, with eq, ge, gt, le, lt"),
                     ]),
                 }
             ]

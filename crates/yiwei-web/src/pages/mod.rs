@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod codes;
 pub mod division;
+pub mod exam;
 pub mod home;
 pub mod login;
 pub mod org;

@@ -73,6 +73,7 @@ struct DetailPage {
     merged_into: Option<i64>,
     undo_merge: Option<i64>,
     viewers: Vec<Viewing>,
+    timeline: super::exam::Timeline,
 }
 
 #[derive(Template)]
@@ -261,6 +262,7 @@ async fn detail(
         None => None,
     };
     let coded = crate::pages::codes::describe(&r.details, ctx.tr.lang);
+    let timeline = super::exam::timeline(state, ctx, user, id).await?;
     let page = DetailPage {
         shell: Shell::new(ctx, state, "resident.title")
             .with_title(mask::name(&r.name))
@@ -296,6 +298,7 @@ async fn detail(
         revealed: reveal,
         can_reveal: !reveal && (r.has_id_card || r.has_phone),
         viewers: Vec::new(),
+        timeline,
     };
     Ok(render(&page)?.into_response())
 }
