@@ -504,3 +504,50 @@ pub async fn open_exam(
     read_checked(store, viewer, resident_id, "encounter", encounter_id).await?;
     Ok(crate::encounter::get_exam(store, encounter_id).await?)
 }
+
+/// The EHR-quality figures of a division and its fix-it list (records with problems),
+/// for a viewer who may read personal records there; audited as one read of the list.
+pub async fn quality_worklist(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    root: &DivisionCode,
+    today: chrono::NaiveDate,
+    keep: usize,
+) -> Result<(crate::quality::Figures, Vec<crate::quality::Flagged>), AccessError> {
+    let actor = viewer.user.actor();
+    let refusal = if actor.role == rules::Role::Resident {
+        Some(Refusal::NotOwnRecord)
+    } else if !actor.role.reads_personal_records() {
+        Some(Refusal::AggregateRole)
+    } else if !actor.reach.contains(root) {
+        Some(Refusal::OutsideReach)
+    } else {
+        None
+    };
+    let event = match refusal {
+        None => Event::new(viewer.user.who(), Action::Read).basis("subtree"),
+        Some(r) => Event::new(viewer.user.who(), Action::Denied)
+            .outcome("denied")
+            .basis(refusal_code(r)),
+    }
+    .object("ehr_quality", root.as_str())
+    .from_addr(viewer.remote_addr.clone());
+    audit::append(store, &event).await?;
+    if let Some(r) = refusal {
+        return Err(r.into());
+    }
+    Ok(crate::quality::scan(store, root, today, keep).await?)
+}
+
+/// The EHR-quality figures only (no names): for aggregate roles too, inside their reach.
+pub async fn quality_figures(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    root: &DivisionCode,
+    today: chrono::NaiveDate,
+) -> Result<crate::quality::Figures, AccessError> {
+    if !rules::may_see_aggregate(&viewer.user.actor(), root) {
+        return Err(Refusal::OutsideReach.into());
+    }
+    Ok(crate::quality::scan(store, root, today, 0).await?.0)
+}

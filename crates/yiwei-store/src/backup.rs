@@ -70,6 +70,18 @@ const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "division_population",
+        key: "id",
+        key_kind: Int,
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("code", Text),
+            ("year", Int),
+            ("population", Int),
+        ],
+    },
+    Table {
         name: "medical_community",
         key: "id",
         key_kind: Int,

@@ -129,3 +129,61 @@ pub async fn count_at_level(store: &Store, root: &DivisionCode, level: Level) ->
     })
     .map_err(Into::into)
 }
+
+/// Set the 常住人口 of a division for a year (replacing an earlier figure).
+pub async fn set_population(
+    store: &Store,
+    code: &DivisionCode,
+    year: i32,
+    population: i64,
+) -> Result<()> {
+    if population < 0 {
+        return Err(StoreError::Invalid(
+            "a population cannot be negative".into(),
+        ));
+    }
+    on_pool!(store, |pool| {
+        sqlx::query(
+            "INSERT INTO division_population (code, year, population) VALUES ($1, $2, $3) \
+             ON CONFLICT (code, year) DO UPDATE SET population = excluded.population",
+        )
+        .bind(code.as_str())
+        .bind(i64::from(year))
+        .bind(population)
+        .execute(pool)
+        .await
+        .map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// The 常住人口 of `root` for `year`: its own figure if entered, else the sum of the
+/// figures entered for divisions inside it at the next level that has any; `None` when
+/// nothing is known (an indicator then shows no rate rather than a guess).
+pub async fn population(store: &Store, root: &DivisionCode, year: i32) -> Result<Option<i64>> {
+    let (low, high) = root.subtree_range();
+    let rows: Vec<(String, i64)> = on_pool!(store, |pool| {
+        let rows = sqlx::query(
+            "SELECT code, population FROM division_population WHERE code >= $1 AND code < $2 AND year = $3",
+        )
+        .bind(&low)
+        .bind(&high)
+        .bind(i64::from(year))
+        .fetch_all(pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.col("code")?, r.col("population")?)))
+            .collect::<Result<Vec<_>>>()
+    })?;
+    if let Some((_, n)) = rows.iter().find(|(c, _)| c == root.as_str()) {
+        return Ok(Some(*n));
+    }
+    // The shallowest level below the root that has figures, summed.
+    let shallowest = rows.iter().map(|(c, _)| c.len()).min();
+    Ok(shallowest.map(|len| {
+        rows.iter()
+            .filter(|(c, _)| c.len() == len)
+            .map(|(_, n)| n)
+            .sum()
+    }))
+}

@@ -23,6 +23,7 @@ mod error;
 pub mod job;
 pub mod migrate;
 pub mod org;
+pub mod quality;
 pub mod resident;
 pub mod session;
 pub mod user;

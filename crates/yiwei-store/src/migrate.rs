@@ -28,6 +28,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "encounters",
         include_str!("../migrations/sqlite/0004_encounters.sql"),
     ),
+    (
+        5,
+        "population",
+        include_str!("../migrations/sqlite/0005_population.sql"),
+    ),
 ];
 
 /// (version, name, SQL) for PostgreSQL.
@@ -51,6 +56,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "encounters",
         include_str!("../migrations/postgres/0004_encounters.sql"),
+    ),
+    (
+        5,
+        "population",
+        include_str!("../migrations/postgres/0005_population.sql"),
     ),
 ];
 

@@ -33,6 +33,7 @@ mod backup;
 mod crypto;
 mod encounters;
 mod jobs;
+mod quality;
 mod residents;
 mod schema;
 mod sessions;
