@@ -112,6 +112,7 @@ pub fn app(store: Store, config: WebConfig) -> Router {
             get(pages::record::new_form).post(pages::record::create),
         )
         .route("/residents/reviews", get(pages::record::reviews))
+        .route("/residents/quality", get(pages::quality::show))
         .route("/residents/reviews/{id}", post(pages::record::decide))
         .route(
             "/residents/merges/{id}/undo",

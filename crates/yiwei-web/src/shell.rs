@@ -57,6 +57,7 @@ pub fn nav_for(user: &User, path: &str) -> Vec<NavItem> {
         if role.reads_personal_records() {
             items.push(("/residents", "nav.residents"));
         }
+        items.push(("/residents/quality", "nav.quality"));
         if role.administers() {
             items.push(("/admin/users", "nav.users"));
             items.push(("/admin/audit", "nav.audit"));
@@ -64,16 +65,25 @@ pub fn nav_for(user: &User, path: &str) -> Vec<NavItem> {
         }
     }
     let route = path.split('?').next().unwrap_or("/");
+    // The longest link that the route starts with is the current one (so /residents/quality
+    // lights "record quality", not "residents").
+    let current = items
+        .iter()
+        .map(|(href, _)| *href)
+        .filter(|href| {
+            if *href == "/" {
+                route == "/"
+            } else {
+                route.starts_with(href)
+            }
+        })
+        .max_by_key(|href| href.len());
     items
         .into_iter()
         .map(|(href, label_key)| NavItem {
             href,
             label_key,
-            active: if href == "/" {
-                route == "/"
-            } else {
-                route.starts_with(href)
-            },
+            active: Some(href) == current,
         })
         .collect()
 }

@@ -312,3 +312,38 @@ async fn fhir_patient_create_read_search_update_and_refusals() {
         assert_eq!(other.json()["resourceType"], "OperationOutcome");
     }
 }
+
+#[tokio::test]
+async fn the_quality_page_lists_records_to_complete_and_analysts_see_only_figures() {
+    for backend in backends() {
+        let app = TestApp::new(backend).await;
+        let mut doctor = app.client();
+        doctor.login("village.doctor").await;
+        let page = doctor.get("/residents/quality").await;
+        assert_eq!(page.status, StatusCode::OK, "{backend}");
+        assert!(page.body.contains("id=\"quality-list\""));
+        assert!(
+            page.body.contains("韦秀英"),
+            "a fixture record lacks WS 365 answers"
+        );
+        let mut analyst = app.client();
+        analyst.login("analyst").await;
+        let figures = analyst.get("/residents/quality").await;
+        assert_eq!(figures.status, StatusCode::OK);
+        assert!(
+            figures.body.contains("id=\"q-records\">4<"),
+            "{backend}: county figures"
+        );
+        assert!(
+            !figures.body.contains("韦秀英"),
+            "no names for an aggregate role"
+        );
+        assert_eq!(
+            doctor
+                .get("/residents/quality?division=451226101")
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+    }
+}
