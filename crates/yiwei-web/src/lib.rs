@@ -155,6 +155,7 @@ pub fn app(store: Store, config: WebConfig) -> Router {
             HeaderValue::from_static("no-store"),
         ));
     let fhir = Router::new()
+        .route("/", post(fhir::bundle::process))
         .route("/metadata", get(fhir_metadata))
         .route("/Organization", get(fhir::organization::search))
         .route("/Organization/{id}", get(fhir::organization::read))

@@ -8,6 +8,7 @@
 //! supported). Paging uses `_count` (default 50, max 500) and `_offset`, with `self`,
 //! `next` and `previous` links in the Bundle.
 
+pub mod bundle;
 pub mod encounter;
 pub mod location;
 pub mod observation;
@@ -306,6 +307,7 @@ pub fn capability_statement(base: &str) -> Value {
         "format": ["json"],
         "rest": [{
             "mode": "server",
+            "interaction": [{"code": "batch"}, {"code": "transaction"}],
             "security": {
                 "cors": false,
                 "description": "Bearer tokens (yiwei user token NAME) or a browser session; the user's role and division reach apply."

@@ -36,7 +36,7 @@ pub const RECORD_NO_SYSTEM: &str = "urn:yiwei:health-record-no";
 pub const DIVISION_EXTENSION: &str = "urn:yiwei:fhir:division";
 const V2_0203: &str = "http://terminology.hl7.org/CodeSystem/v2-0203";
 
-fn refused(e: AccessError) -> Outcome {
+pub(crate) fn refused(e: AccessError) -> Outcome {
     match e {
         AccessError::Refused(r) => Outcome {
             status: StatusCode::FORBIDDEN,
@@ -318,7 +318,7 @@ struct ReferenceIn {
 }
 
 /// Turn an incoming Patient into a record, with every problem named.
-fn to_new(body: &[u8], today: NaiveDate) -> Result<(NewResident, Option<i64>), Outcome> {
+pub(crate) fn to_new(body: &[u8], today: NaiveDate) -> Result<(NewResident, Option<i64>), Outcome> {
     let p: PatientIn = serde_json::from_slice(body).map_err(|e| {
         Outcome::invalid(
             format!("not a Patient this server accepts: {e}. Accepted elements: resourceType, id, meta, active, identifier, name, gender, birthDate, telecom, address"),
@@ -439,7 +439,7 @@ fn to_new(body: &[u8], today: NaiveDate) -> Result<(NewResident, Option<i64>), O
     Ok((new, version))
 }
 
-fn today(state: &AppState) -> NaiveDate {
+pub(crate) fn today(state: &AppState) -> NaiveDate {
     (chrono::Utc::now() + chrono::Duration::hours(i64::from(state.config.utc_offset_hours)))
         .date_naive()
 }

@@ -347,3 +347,84 @@ async fn the_quality_page_lists_records_to_complete_and_analysts_see_only_figure
         );
     }
 }
+
+fn patient_entry(name: &str, id_card: &str, village: &str) -> serde_json::Value {
+    json!({
+        "request": {"method": "POST", "url": "Patient"},
+        "resource": {
+            "resourceType": "Patient",
+            "identifier": [{"system": "urn:yiwei:id-card", "value": id_card}],
+            "name": [{"text": name}],
+            "address": [{"extension": [{"url": "urn:yiwei:fhir:division", "valueReference": {"reference": format!("Location/{village}")}}]}]
+        }
+    })
+}
+
+#[tokio::test]
+async fn fhir_bundles_import_patients_batch_per_entry_and_transaction_all_checked_first() {
+    for backend in backends() {
+        let app = TestApp::new(backend).await;
+        let user = yiwei_store::user::by_username(&app.store, "township.doctor")
+            .await
+            .expect("user");
+        let token = yiwei_store::session::create_api_token(&app.store, user.id, "t", None)
+            .await
+            .expect("token");
+        let mut client = app.client();
+        let count = |store: yiwei_store::Store| async move {
+            let admin = yiwei_store::user::by_username(&store, "township.doctor")
+                .await
+                .expect("user");
+            let viewer = yiwei_store::access::Viewer {
+                user: &admin,
+                remote_addr: None,
+            };
+            yiwei_store::access::list_residents(&store, &viewer, &admin.reach.clone(), 1, 0)
+                .await
+                .expect("list")
+                .1
+        };
+        let before = count(app.store.clone()).await;
+        let bad = patient_entry("坏号码", "451226198001010000", "451226100201");
+        let transaction = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            patient_entry("覃新一", &id_card("19900101", 11), "451226100201"), bad.clone()
+        ]});
+        let refused = client
+            .send(fhir_request("POST", "/fhir", &token, Some(transaction)))
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::BAD_REQUEST,
+            "{backend}: {}",
+            refused.body
+        );
+        assert!(
+            refused.json()["issue"][0]["diagnostics"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("entry[1]")
+        );
+        assert_eq!(
+            count(app.store.clone()).await,
+            before,
+            "{backend}: nothing written"
+        );
+        let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+            patient_entry("覃新一", &id_card("19900101", 11), "451226100201"), bad
+        ]});
+        let reply = client
+            .send(fhir_request("POST", "/fhir", &token, Some(batch)))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{backend}: {}", reply.body);
+        let body = reply.json();
+        assert_eq!(body["type"], "batch-response");
+        assert_eq!(body["entry"][0]["response"]["status"], "201 Created");
+        assert!(
+            body["entry"][1]["response"]["status"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("400")
+        );
+        assert_eq!(count(app.store.clone()).await, before + 1);
+    }
+}
