@@ -293,7 +293,7 @@ async fn detail(
         village,
         id_card,
         phone,
-        basis: basis.as_str().to_owned(),
+        basis: ctx.tr.t(&format!("basis.{}", basis.as_str())).to_owned(),
         break_glass: basis == Basis::BreakGlass,
         revealed: reveal,
         can_reveal: !reveal && (r.has_id_card || r.has_phone),

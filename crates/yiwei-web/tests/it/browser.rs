@@ -241,3 +241,93 @@ async fn each_role_logs_in_is_refused_outside_its_reach_and_switches_language() 
     assert_eq!(width, serde_json::Value::Bool(true));
     c.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_village_doctor_registers_a_resident_finds_them_by_pinyin_and_the_resident_sees_who_looked()
+ {
+    let Some(driver) = start_driver() else { return };
+    let app = TestApp::new("sqlite").await;
+    let base = serve(&app).await;
+    let c = connect(&driver).await;
+    log_in(&c, &base, "village.doctor").await;
+    c.goto(&format!("{base}/residents/new"))
+        .await
+        .expect("form");
+    let first17 = "45122619700505017";
+    let id_card = format!("{first17}{}", yiwei_domain::id_card::check_char(first17));
+    c.find(Locator::Id("f-name"))
+        .await
+        .expect("name")
+        .send_keys("黄小明")
+        .await
+        .expect("type");
+    c.find(Locator::Css("#f-sex option[value='male']"))
+        .await
+        .expect("sex")
+        .click()
+        .await
+        .expect("pick");
+    c.find(Locator::Id("f-id-card"))
+        .await
+        .expect("id")
+        .send_keys(&id_card)
+        .await
+        .expect("type");
+    c.find(Locator::Id("f-phone"))
+        .await
+        .expect("phone")
+        .send_keys("13977001234")
+        .await
+        .expect("type");
+    c.find(Locator::Id("f-submit"))
+        .await
+        .expect("submit")
+        .click()
+        .await
+        .expect("click");
+    let title = c
+        .wait()
+        .for_element(Locator::Id("resident-name"))
+        .await
+        .expect("record page")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(title, "黄小明");
+    let masked = c
+        .find(Locator::Id("id-card"))
+        .await
+        .expect("id card")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(masked, format!("451226********{}", &id_card[14..]));
+    save_screenshot(&c, "resident-record").await;
+    c.goto(&format!("{base}/residents?q=hxm"))
+        .await
+        .expect("search");
+    let list = c
+        .find(Locator::Id("resident-list"))
+        .await
+        .expect("list")
+        .text()
+        .await
+        .expect("text");
+    assert!(list.contains("黄小明"), "{list}");
+    // The fixture resident's record is opened by the doctor, then the resident looks.
+    c.goto(&format!("{base}/residents/{}", app.fixture.own_resident))
+        .await
+        .expect("open");
+    log_in(&c, &base, "resident").await;
+    c.goto(&format!("{base}/me")).await.expect("me");
+    let viewers = c
+        .find(Locator::Id("viewers"))
+        .await
+        .expect("who looked")
+        .text()
+        .await
+        .expect("text");
+    assert!(viewers.contains("village.doctor"), "{viewers}");
+    save_screenshot(&c, "resident-me").await;
+    c.close().await.expect("close");
+}
