@@ -60,8 +60,15 @@ pub fn coded_fields() -> Vec<(&'static str, &'static str, Options)> {
     ]
 }
 
-/// (label key, display value) of the coded fields a record holds.
-pub fn describe(d: &Details, lang: Lang) -> Vec<(&'static str, String)> {
+/// (label key, display value) of the coded fields a record holds. Age-based key groups
+/// (65+, 0–6) are derived from the birth date as of `today` rather than stored, so they
+/// never go stale; condition-based ones come from the record.
+pub fn describe(
+    d: &Details,
+    birth_date: Option<chrono::NaiveDate>,
+    today: chrono::NaiveDate,
+    lang: Lang,
+) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     let mut push = |key: &'static str, value: Option<String>| {
         if let Some(v) = value.filter(|v| !v.is_empty()) {
@@ -108,10 +115,27 @@ pub fn describe(d: &Details, lang: Lang) -> Vec<(&'static str, String)> {
         .map(|c| name_of!(PaymentMethod, c.as_str(), lang))
         .collect();
     push("record.payment", Some(payment.join("、")));
-    let groups: Vec<String> = d
-        .key_groups
+    use yiwei_domain::key_group::{self, KeyGroup};
+    let by_age = key_group::key_groups(
+        &key_group::Facts {
+            birth_date,
+            ..key_group::Facts::default()
+        },
+        today,
+    );
+    let mut codes: Vec<String> = by_age.iter().map(|g| g.code().to_owned()).collect();
+    for c in &d.key_groups {
+        let age_based = matches!(
+            KeyGroup::parse(c),
+            Some(KeyGroup::Elderly65 | KeyGroup::Child0to6)
+        );
+        if !age_based && !codes.contains(c) {
+            codes.push(c.clone());
+        }
+    }
+    let groups: Vec<String> = codes
         .iter()
-        .map(|c| match yiwei_domain::key_group::KeyGroup::parse(c) {
+        .map(|c| match KeyGroup::parse(c) {
             Some(g) if lang == Lang::En => g.name_en().to_owned(),
             Some(g) => g.name_zh().to_owned(),
             None => c.clone(),

@@ -261,7 +261,10 @@ async fn detail(
         Some(_) => yiwei_store::empi::live_merge_of(&state.store, r.id).await?,
         None => None,
     };
-    let coded = crate::pages::codes::describe(&r.details, ctx.tr.lang);
+    let today = (chrono::Utc::now()
+        + chrono::Duration::hours(i64::from(state.config.utc_offset_hours)))
+    .date_naive();
+    let coded = crate::pages::codes::describe(&r.details, r.birth_date, today, ctx.tr.lang);
     let timeline = super::exam::timeline(state, ctx, user, id).await?;
     let page = DetailPage {
         shell: Shell::new(ctx, state, "resident.title")

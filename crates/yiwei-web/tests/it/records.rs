@@ -428,3 +428,15 @@ async fn fhir_bundles_import_patients_batch_per_entry_and_transaction_all_checke
         assert_eq!(count(app.store.clone()).await, before + 1);
     }
 }
+
+#[tokio::test]
+async fn age_based_key_groups_are_shown_from_the_birth_date() {
+    let app = TestApp::new("sqlite").await;
+    let mut client = app.client();
+    client.login("village.doctor").await;
+    // 韦秀英 was born in 1958: 65 or older today.
+    let page = client
+        .get(&format!("/residents/{}", app.fixture.home_resident))
+        .await;
+    assert!(page.body.contains("65岁及以上老年人"), "{}", page.body);
+}
