@@ -28,5 +28,6 @@ pub mod mask;
 pub mod name;
 pub mod org;
 pub mod person_input;
+pub mod programme;
 pub mod record_no;
 pub mod ws365;
