@@ -17,6 +17,7 @@
 
 pub mod access;
 pub mod area_code;
+pub mod contract;
 pub mod division;
 pub mod ehr_quality;
 pub mod empi;

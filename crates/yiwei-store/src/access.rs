@@ -2,9 +2,10 @@
 //! here, is decided by `yiwei_domain::access`, and is written to the audit log, allowed or
 //! not.
 //!
-//! Ties (contract, referral, booking, study) that extend a user's reach come from the
-//! tables of later capabilities; [`ties`] is where each adds its query. Until those tables
-//! exist it finds none, which is the correct answer for a database without them.
+//! Ties (contract, referral, booking, study) extend a user's reach beyond their subtree;
+//! [`ties`] is where each capability adds its query. Today it finds family-doctor
+//! contracts (an active, unexpired contract held by the viewer's institution); referrals,
+//! bookings and studies add theirs with their issues.
 
 use chrono::Duration;
 use yiwei_domain::access::{self as rules, Basis, Refusal, Tie};
@@ -40,8 +41,16 @@ pub enum AccessError {
 }
 
 /// The ties between the viewer's institution and a resident. See the module docs.
-async fn ties(_store: &Store, _institution_id: Option<i64>, _resident_id: i64) -> Result<Vec<Tie>> {
-    Ok(Vec::new())
+async fn ties(store: &Store, institution_id: Option<i64>, resident_id: i64) -> Result<Vec<Tie>> {
+    let mut found = Vec::new();
+    let Some(institution_id) = institution_id else {
+        return Ok(found);
+    };
+    let today = crate::now().date_naive();
+    if crate::contract::institution_holds(store, institution_id, resident_id, today).await? {
+        found.push(Tie::Contract);
+    }
+    Ok(found)
 }
 
 /// Whether the viewer holds a live break-glass grant for the resident.
@@ -550,4 +559,271 @@ pub async fn quality_figures(
         return Err(Refusal::OutsideReach.into());
     }
     Ok(crate::quality::scan(store, root, today, 0).await?.0)
+}
+
+// Family-doctor contracts (家庭医生签约, `crate::contract`): signed, renewed, transferred,
+// terminated and fulfilled only through the functions below. A change needs a clinical role
+// that may open the record (reach, a tie, or break-glass) and, except for recording a
+// delivered service, acting for the contract's team: being a member of it or staff of its
+// institution. As with encounters, the allowed change is audited inside the store's write
+// transaction and a refusal here.
+
+/// Decide a contract change about `resident_id` by a viewer acting for one of `teams`
+/// (none: any clinical writer). Returns the event the store completes and appends.
+async fn contract_write_checked(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+    teams: &[i64],
+    object_id: &str,
+) -> Result<Event, AccessError> {
+    let role = viewer.user.role;
+    let decision = if role == rules::Role::Resident || !role.reads_personal_records() {
+        Err(Refusal::AggregateRole)
+    } else {
+        decide(store, viewer, resident_id).await?
+    };
+    let denied = |basis: &str| {
+        Event::new(viewer.user.who(), Action::Denied)
+            .outcome("denied")
+            .basis(basis)
+            .reason(Action::Update.as_str())
+            .object("contract", object_id)
+            .resident(resident_id)
+            .from_addr(viewer.remote_addr.clone())
+    };
+    let basis = match decision {
+        Ok(basis) => basis,
+        Err(refusal) => {
+            audit::append(store, &denied(refusal_code(refusal))).await?;
+            return Err(refusal.into());
+        }
+    };
+    let mut acts = teams.is_empty();
+    for team in teams {
+        if crate::contract::acts_for_team(store, *team, viewer.user.id, viewer.user.institution_id)
+            .await?
+        {
+            acts = true;
+            break;
+        }
+    }
+    if !acts {
+        audit::append(store, &denied("not_in_team")).await?;
+        return Err(StoreError::Invalid(
+            "only a member of the team, or staff of its institution, signs and changes its contracts"
+                .into(),
+        )
+        .into());
+    }
+    Ok(Event::new(viewer.user.who(), Action::Create)
+        .basis(basis.as_str())
+        .from_addr(viewer.remote_addr.clone()))
+}
+
+/// Sign a family-doctor contract for a resident the viewer may open, for a team they act
+/// for; audited as `create` of the contract in the same transaction.
+pub async fn sign_contract(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    new: &crate::contract::NewContract,
+    period: &yiwei_domain::contract::PeriodRules,
+) -> Result<i64, AccessError> {
+    let event =
+        contract_write_checked(store, viewer, new.resident_id, &[new.team_id], "new").await?;
+    Ok(crate::contract::sign(store, new, period, Some(viewer.user.id), event).await?)
+}
+
+/// Renew an active contract (续约); returns the new contract's id.
+pub async fn renew_contract(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    id: i64,
+    expected_version: i64,
+    renewal: &crate::contract::Renewal,
+    period: &yiwei_domain::contract::PeriodRules,
+) -> Result<i64, AccessError> {
+    let resident_id = crate::contract::resident_of(store, id).await?;
+    let team = crate::contract::team_of(store, id).await?;
+    let event =
+        contract_write_checked(store, viewer, resident_id, &[team], &id.to_string()).await?;
+    Ok(crate::contract::renew(
+        store,
+        id,
+        expected_version,
+        renewal,
+        period,
+        Some(viewer.user.id),
+        event,
+    )
+    .await?)
+}
+
+/// Transfer an active contract to another team or doctor (转签), by staff of either team;
+/// returns the new contract's id.
+pub async fn transfer_contract(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    id: i64,
+    expected_version: i64,
+    transfer: &crate::contract::Transfer,
+) -> Result<i64, AccessError> {
+    let resident_id = crate::contract::resident_of(store, id).await?;
+    let team = crate::contract::team_of(store, id).await?;
+    let event = contract_write_checked(
+        store,
+        viewer,
+        resident_id,
+        &[team, transfer.team_id],
+        &id.to_string(),
+    )
+    .await?;
+    Ok(crate::contract::transfer(
+        store,
+        id,
+        expected_version,
+        transfer,
+        Some(viewer.user.id),
+        event,
+    )
+    .await?)
+}
+
+/// Terminate an active contract (解约) with a reason; `on` is its last day in force.
+pub async fn terminate_contract(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    id: i64,
+    expected_version: i64,
+    reason: &str,
+    on: chrono::NaiveDate,
+) -> Result<(), AccessError> {
+    let resident_id = crate::contract::resident_of(store, id).await?;
+    let team = crate::contract::team_of(store, id).await?;
+    let event =
+        contract_write_checked(store, viewer, resident_id, &[team], &id.to_string()).await?;
+    Ok(crate::contract::terminate(store, id, expected_version, reason, on, event).await?)
+}
+
+/// Record a service delivered under a contract (履约), by anyone who may write clinical
+/// records of the resident.
+pub async fn record_contract_service(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    contract_id: i64,
+    new: &crate::contract::NewService,
+) -> Result<i64, AccessError> {
+    let resident_id = crate::contract::resident_of(store, contract_id).await?;
+    let event =
+        contract_write_checked(store, viewer, resident_id, &[], &contract_id.to_string()).await?;
+    Ok(
+        crate::contract::record_service(store, contract_id, new, Some(viewer.user.id), event)
+            .await?,
+    )
+}
+
+/// Open one contract: checked against its resident and audited as a read of it.
+pub async fn open_contract(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    id: i64,
+) -> Result<crate::contract::Contract, AccessError> {
+    let resident_id = crate::contract::resident_of(store, id).await?;
+    read_checked(store, viewer, resident_id, "contract", id).await?;
+    Ok(crate::contract::get(store, id).await?)
+}
+
+/// A resident's contracts, newest first (only those of `status` when given): checked and
+/// audited as one read.
+pub async fn contracts_of(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+    status: Option<yiwei_domain::contract::ContractStatus>,
+) -> Result<Vec<crate::contract::Contract>, AccessError> {
+    read_checked(store, viewer, resident_id, "contracts", resident_id).await?;
+    Ok(crate::contract::of_resident(store, resident_id, status).await?)
+}
+
+/// The services recorded under a contract and its 履约 in the contract year containing
+/// `on`: checked and audited as one read.
+pub async fn contract_fulfilment(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    id: i64,
+    on: chrono::NaiveDate,
+) -> Result<(Vec<crate::contract::Service>, crate::contract::Fulfilment), AccessError> {
+    let resident_id = crate::contract::resident_of(store, id).await?;
+    read_checked(store, viewer, resident_id, "contract_service", id).await?;
+    let c = crate::contract::get(store, id).await?;
+    let fulfilment = crate::contract::fulfilment(store, &c, on).await?;
+    Ok((crate::contract::services(store, id).await?, fulfilment))
+}
+
+/// The family-doctor teams that hold or held a resident's contracts (FHIR CareTeam by
+/// patient): checked and audited as one read.
+pub async fn care_teams_of(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+) -> Result<Vec<crate::contract::Team>, AccessError> {
+    read_checked(store, viewer, resident_id, "care_team", resident_id).await?;
+    Ok(crate::contract::teams_of_resident(store, resident_id).await?)
+}
+
+/// A team's contracts with the residents' names, for those who act for the team (its
+/// members and the staff of its institution); audited as one read of the list.
+pub async fn team_contracts(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    team_id: i64,
+    active_only: bool,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<crate::contract::TeamContract>, i64), AccessError> {
+    let actor = viewer.user.actor();
+    let refusal = if actor.role == rules::Role::Resident {
+        Some(Refusal::NotOwnRecord)
+    } else if !actor.role.reads_personal_records() {
+        Some(Refusal::AggregateRole)
+    } else if !crate::contract::acts_for_team(
+        store,
+        team_id,
+        viewer.user.id,
+        viewer.user.institution_id,
+    )
+    .await?
+    {
+        Some(Refusal::OutsideReach)
+    } else {
+        None
+    };
+    let event = match refusal {
+        None => Event::new(viewer.user.who(), Action::Read).basis("team"),
+        Some(r) => Event::new(viewer.user.who(), Action::Denied)
+            .outcome("denied")
+            .basis(refusal_code(r))
+            .reason("read"),
+    }
+    .object("team_contracts", team_id)
+    .from_addr(viewer.remote_addr.clone());
+    audit::append(store, &event).await?;
+    if let Some(r) = refusal {
+        return Err(r.into());
+    }
+    Ok(crate::contract::of_team(store, team_id, active_only, limit, offset).await?)
+}
+
+/// The contract coverage figures of a division on a day (签约服务覆盖率, 重点人群签约服务覆盖率,
+/// 续签率): aggregates, for anyone who sees aggregates inside their reach.
+pub async fn contract_coverage(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    root: &DivisionCode,
+    on: chrono::NaiveDate,
+) -> Result<crate::contract::Coverage, AccessError> {
+    if !rules::may_see_aggregate(&viewer.user.actor(), root) {
+        return Err(Refusal::OutsideReach.into());
+    }
+    Ok(crate::contract::report(store, root, on).await?)
 }

@@ -15,6 +15,7 @@
 pub mod access;
 pub mod audit;
 pub mod backup;
+pub mod contract;
 pub mod crypto;
 pub mod division;
 pub mod empi;

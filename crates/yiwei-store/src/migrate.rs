@@ -33,6 +33,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "population",
         include_str!("../migrations/sqlite/0005_population.sql"),
     ),
+    (
+        6,
+        "contracts",
+        include_str!("../migrations/sqlite/0006_contracts.sql"),
+    ),
 ];
 
 /// (version, name, SQL) for PostgreSQL.
@@ -61,6 +66,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         5,
         "population",
         include_str!("../migrations/postgres/0005_population.sql"),
+    ),
+    (
+        6,
+        "contracts",
+        include_str!("../migrations/postgres/0006_contracts.sql"),
     ),
 ];
 

@@ -139,6 +139,41 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         )
         .route("/me", get(pages::resident::me))
         .route(
+            "/teams",
+            get(pages::contract::teams).post(pages::contract::create_team),
+        )
+        .route("/teams/{id}", get(pages::contract::team))
+        .route("/teams/{id}/members", post(pages::contract::add_member))
+        .route(
+            "/teams/{id}/members/{user_id}/remove",
+            post(pages::contract::remove_member),
+        )
+        .route("/teams/{id}/villages", post(pages::contract::add_village))
+        .route(
+            "/teams/{id}/villages/{code}/remove",
+            post(pages::contract::remove_village),
+        )
+        .route(
+            "/packages",
+            get(pages::contract::packages).post(pages::contract::create_package),
+        )
+        .route(
+            "/residents/{id}/contracts/new",
+            get(pages::contract::sign_form).post(pages::contract::sign),
+        )
+        .route("/contracts/coverage", get(pages::contract::coverage))
+        .route("/contracts/{id}", get(pages::contract::show))
+        .route("/contracts/{id}/renew", post(pages::contract::renew))
+        .route("/contracts/{id}/transfer", post(pages::contract::transfer))
+        .route(
+            "/contracts/{id}/terminate",
+            post(pages::contract::terminate),
+        )
+        .route(
+            "/contracts/{id}/services",
+            post(pages::contract::record_service),
+        )
+        .route(
             "/admin/users",
             get(pages::admin::users).post(pages::admin::add_user),
         )
@@ -173,6 +208,10 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/Encounter/{id}", get(fhir::encounter::read))
         .route("/Observation", get(fhir::observation::search))
         .route("/Observation/{id}", get(fhir::observation::read))
+        .route("/CareTeam", get(fhir::care_team::search))
+        .route("/CareTeam/{id}", get(fhir::care_team::read))
+        .route("/EpisodeOfCare", get(fhir::episode_of_care::search))
+        .route("/EpisodeOfCare/{id}", get(fhir::episode_of_care::read))
         .fallback(fhir_unknown);
     Router::new()
         .merge(pages)
@@ -183,6 +222,7 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(render_metrics))
         .route("/static/style.css", get(stylesheet))
+        .route("/static/sign.js", get(pages::contract::sign_js))
         .layer(middleware::from_fn(record_metrics))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(middleware::map_response(security_headers))

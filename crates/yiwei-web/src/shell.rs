@@ -58,6 +58,13 @@ pub fn nav_for(user: &User, path: &str) -> Vec<NavItem> {
             items.push(("/residents", "nav.residents"));
         }
         items.push(("/residents/quality", "nav.quality"));
+        if matches!(
+            role,
+            Role::TeamMember | Role::VillageDoctor | Role::Clinician
+        ) {
+            items.push(("/teams", "nav.teams"));
+            items.push(("/contracts/coverage", "nav.coverage"));
+        }
         if role.administers() {
             items.push(("/admin/users", "nav.users"));
             items.push(("/admin/audit", "nav.audit"));

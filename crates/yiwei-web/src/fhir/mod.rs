@@ -9,7 +9,9 @@
 //! `next` and `previous` links in the Bundle.
 
 pub mod bundle;
+pub mod care_team;
 pub mod encounter;
+pub mod episode_of_care;
 pub mod location;
 pub mod observation;
 pub mod organization;
@@ -366,6 +368,27 @@ pub fn capability_statement(base: &str) -> Value {
                         ("encounter", "reference", "Encounter/<id>"),
                         ("code", "token", "http://loinc.org|<code> (comma for or)"),
                         ("date", "date", "effectiveDateTime, with eq, ge, gt, le, lt"),
+                    ]),
+                },
+                {
+                    "type": "CareTeam",
+                    "documentation": "Family-doctor teams (家庭医生团队): members as participants (Practitioner/<user id>, role urn:yiwei:fd-team-role), managingOrganization the team's institution. Search by patient returns the teams holding or having held the resident's contracts (checked and audited); without it, the teams of the user's area.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id>: teams of the resident's contracts"),
+                        ("subject", "reference", "Patient/<id> (as patient)"),
+                        ("status", "token", "active | inactive"),
+                        ("_id", "token", "Logical id"),
+                    ]),
+                },
+                {
+                    "type": "EpisodeOfCare",
+                    "documentation": "Family-doctor contracts (家庭医生签约服务): type urn:yiwei:episode-type|family-doctor-contract, period from the first to the last day in force, careManager the contract doctor, team the CareTeam. Reads are audited; search needs patient.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id> (required, or subject)"),
+                        ("subject", "reference", "Patient/<id> (yiwei alias of patient)"),
+                        ("status", "token", "planned | active | finished | cancelled (comma for or)"),
                     ]),
                 }
             ]

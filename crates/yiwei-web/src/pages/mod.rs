@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod codes;
+pub mod contract;
 pub mod division;
 pub mod exam;
 pub mod home;

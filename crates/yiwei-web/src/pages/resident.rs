@@ -74,6 +74,7 @@ struct DetailPage {
     undo_merge: Option<i64>,
     viewers: Vec<Viewing>,
     timeline: super::exam::Timeline,
+    contract: super::contract::Panel,
 }
 
 #[derive(Template)]
@@ -266,6 +267,7 @@ async fn detail(
     .date_naive();
     let coded = crate::pages::codes::describe(&r.details, r.birth_date, today, ctx.tr.lang);
     let timeline = super::exam::timeline(state, ctx, user, id).await?;
+    let contract = super::contract::panel(state, ctx, user, id).await?;
     let page = DetailPage {
         shell: Shell::new(ctx, state, "resident.title")
             .with_title(mask::name(&r.name))
@@ -302,6 +304,7 @@ async fn detail(
         can_reveal: !reveal && (r.has_id_card || r.has_phone),
         viewers: Vec::new(),
         timeline,
+        contract,
     };
     Ok(render(&page)?.into_response())
 }
