@@ -38,12 +38,22 @@ fn start_driver() -> Option<Driver> {
     match (chromium, driver) {
         (Some(_), Some(driver)) => {
             let port = free_port();
-            let child = Command::new(driver)
+            let mut child = Command::new(driver)
                 .arg(format!("--port={port}"))
-                .stdout(Stdio::null())
+                .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("chromedriver starts");
+            // Wait for the condition, not for a time: chromedriver says when it listens.
+            let stdout = child.stdout.take().expect("piped stdout");
+            let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+            let ready = lines
+                .by_ref()
+                .map_while(Result::ok)
+                .any(|line| line.contains("started successfully"));
+            assert!(ready, "chromedriver exited before it was ready");
+            // Keep draining its output so it never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
             Some(Driver { child, port })
         }
         _ => {
