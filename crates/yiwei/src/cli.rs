@@ -1,5 +1,5 @@
-//! The command line: `serve`, `demo`, `user …`, `jobs …`, `audit verify`, `backup`,
-//! `restore`.
+//! The command line: `serve`, `demo`, `user …`, `jobs …`, `import …`, `bench …`,
+//! `audit verify`, `backup`, `restore`.
 //!
 //! Exit codes a script can rely on: 0 success, 1 failure (one `error: …` line on stderr,
 //! the causes joined by `: `), 2 usage error (from clap). Results go to stdout, progress
@@ -56,9 +56,14 @@ enum Command {
         /// Build and print, but do not serve
         #[arg(long)]
         no_serve: bool,
-        /// Residents per village and community
+        /// Residents per village and community, each written and audited one by one
         #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..))]
         residents_per_village: u32,
+        /// Residents of the whole county, spread over the villages by size and bulk-loaded
+        /// (one million works); replaces --residents-per-village
+        #[arg(long, conflicts_with = "residents_per_village",
+              value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        residents: Option<u64>,
         /// Villages per township (default: 8 to 14, varying)
         #[arg(long, value_parser = clap::value_parser!(u32).range(2..200))]
         villages_per_township: Option<u32>,
@@ -78,6 +83,9 @@ enum Command {
     /// Import records from a file (see docs/import.md)
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Benchmarks; the results are printed as a markdown section (see docs/benchmarks.md)
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Write a consistent backup of the whole database to FILE
     Backup { file: PathBuf },
     /// Restore FILE into an empty database
@@ -136,6 +144,33 @@ enum ImportCommand {
         /// Where refused rows are listed (default: FILE.errors.csv)
         #[arg(long)]
         report: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Generate and load a county of N residents into a fresh data folder, then time
+    /// searches, single-record matches and a CSV import, and measure `yiwei serve`'s memory
+    Residents {
+        #[arg(long, default_value_t = 1_000_000,
+              value_parser = clap::value_parser!(u64).range(1_000..=10_000_000))]
+        residents: u64,
+        /// Searches of each kind (by ID card, by name)
+        #[arg(long, default_value_t = 10_000)]
+        searches: usize,
+        /// Single-record matches
+        #[arg(long, default_value_t = 2_000)]
+        matches: usize,
+        /// Rows of the CSV import (0 skips it)
+        #[arg(long, default_value_t = 100_000)]
+        import_rows: u64,
+        /// Authenticated requests to a `yiwei serve` child process (0 skips it)
+        #[arg(long, default_value_t = 300)]
+        requests: usize,
+        /// Residents per bulk-load transaction
+        #[arg(long, default_value_t = 5_000,
+              value_parser = clap::value_parser!(u64).range(1..=50_000))]
+        batch_size: u64,
     },
 }
 
@@ -205,6 +240,29 @@ fn progress_style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
+/// The progress of building the demo county: a bar over the residents when their number
+/// is known, a spinner counting them otherwise.
+pub(crate) fn demo_progress(residents: Option<u64>) -> ProgressBar {
+    let bar = match residents {
+        Some(n) => {
+            let bar = ProgressBar::new(n);
+            bar.set_style(progress_style(
+                "{bar:40} {human_pos}/{human_len} residents, {per_sec}, {eta} left",
+            ));
+            bar
+        }
+        None => {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(progress_style(
+                "{spinner} building the demo county: {human_pos} residents",
+            ));
+            bar
+        }
+    };
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
 async fn open(config: &Config) -> Result<Store> {
     let keys = Keys::load_or_create(&config.data_dir).context("cannot load the master key")?;
     Store::open(&config.database_url, &config.data_dir, keys)
@@ -250,6 +308,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo {
             no_serve,
             residents_per_village,
+            residents,
             villages_per_township,
             all_village_doctors,
             ..
@@ -273,22 +332,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 );
                 let opts = demo::DemoOptions {
                     residents_per_village,
+                    residents,
                     villages_per_township,
                     all_village_doctors,
                     ..demo::DemoOptions::default()
                 };
-                let spinner = ProgressBar::new_spinner().with_message("building the demo county");
-                spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-                let county = demo::build(&store, &opts).await;
-                spinner.finish_and_clear();
+                let bar = demo_progress(residents);
+                let county =
+                    demo::build_with(&store, &opts, |stored| bar.inc(stored.len() as u64)).await;
+                bar.finish_and_clear();
                 let county = county.context(
                     "cannot build the demo county (start again with an empty data folder)",
                 )?;
                 println!(
-                    "built {} townships, {} villages, {} institutions, {} residents",
+                    "built {} townships, {} villages, {} institutions, {} households, {} residents",
                     county.townships.len(),
                     county.villages.len(),
                     county.institutions,
+                    county.households,
                     county.residents
                 );
                 county.logins
@@ -411,6 +472,44 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     j.last_error.unwrap_or_default()
                 );
             }
+        }
+        Command::Bench(BenchCommand::Residents {
+            residents,
+            searches,
+            matches,
+            import_rows,
+            requests,
+            batch_size,
+        }) => {
+            if config.database_url.is_empty()
+                && config.data_dir.join(yiwei_store::SQLITE_FILE).exists()
+            {
+                bail!(
+                    "yiwei bench runs on a fresh data folder; {} already holds a database",
+                    config.data_dir.display()
+                );
+            }
+            let store = open(&config).await?;
+            let command: Vec<String> = std::iter::once("yiwei".to_owned())
+                .chain(std::env::args().skip(1))
+                .collect();
+            let opts = crate::bench::Options {
+                residents,
+                searches,
+                matches,
+                import_rows,
+                requests,
+                batch_size: batch_size as usize,
+                command: command.join(" "),
+            };
+            let serve = crate::bench::ServeArgs {
+                config: cli.config.clone(),
+                data_dir: config.data_dir.clone(),
+                database_url: config.database_url.clone(),
+            };
+            let report = crate::bench::residents(&store, &opts, &serve).await?;
+            store.close().await;
+            println!("{report}");
         }
         Command::Backup { file } => {
             let store = open(&config).await?;

@@ -1,6 +1,7 @@
 //! The `yiwei` binary's library half: configuration, the demo county and the CLI, so that
 //! integration tests can use the demo county as a fixture.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
