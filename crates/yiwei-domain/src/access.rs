@@ -196,6 +196,20 @@ pub fn decide_personal_read(
     }
 }
 
+/// Whether `actor` may read a list of the personal records inside `root` (a list of names
+/// is personal data): residents and aggregate roles may not, others inside their reach.
+pub fn decide_list_read(actor: &Actor, root: &DivisionCode) -> Result<(), Refusal> {
+    if actor.role == Role::Resident {
+        Err(Refusal::NotOwnRecord)
+    } else if !actor.role.reads_personal_records() {
+        Err(Refusal::AggregateRole)
+    } else if !actor.reach.contains(root) {
+        Err(Refusal::OutsideReach)
+    } else {
+        Ok(())
+    }
+}
+
 /// Whether `actor` may see aggregate figures for `division`.
 pub fn may_see_aggregate(actor: &Actor, division: &DivisionCode) -> bool {
     actor.role.sees_aggregates() && actor.reach.contains(division)
@@ -307,6 +321,27 @@ mod tests {
         );
         assert!(!Role::Resident.may_break_glass());
         assert!(!may_see_aggregate(&me, &code(HOME)));
+    }
+
+    #[test]
+    fn lists_are_for_record_keeping_roles_inside_their_reach() {
+        let township = code("451226100");
+        assert_eq!(
+            decide_list_read(&actor(Role::Clinician, "451226100"), &code(HOME)),
+            Ok(())
+        );
+        assert_eq!(
+            decide_list_read(&actor(Role::VillageDoctor, HOME), &township),
+            Err(Refusal::OutsideReach)
+        );
+        assert_eq!(
+            decide_list_read(&actor(Role::Analyst, "451226"), &township),
+            Err(Refusal::AggregateRole)
+        );
+        assert_eq!(
+            decide_list_read(&actor(Role::Resident, HOME), &code(HOME)),
+            Err(Refusal::NotOwnRecord)
+        );
     }
 
     #[test]

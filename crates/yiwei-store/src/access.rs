@@ -150,15 +150,7 @@ pub async fn list_residents(
     offset: i64,
 ) -> Result<(Vec<Resident>, i64), AccessError> {
     let actor = viewer.user.actor();
-    let refusal = if actor.role == rules::Role::Resident {
-        Some(Refusal::NotOwnRecord)
-    } else if !actor.role.reads_personal_records() {
-        Some(Refusal::AggregateRole)
-    } else if !actor.reach.contains(root) {
-        Some(Refusal::OutsideReach)
-    } else {
-        None
-    };
+    let refusal = rules::decide_list_read(&actor, root).err();
     let event = match refusal {
         None => Event::new(viewer.user.who(), Action::Read).basis("subtree"),
         Some(r) => Event::new(viewer.user.who(), Action::Denied)
@@ -271,15 +263,7 @@ pub async fn search_residents(
     offset: i64,
 ) -> Result<(Vec<Resident>, i64), AccessError> {
     let actor = viewer.user.actor();
-    let refusal = if actor.role == rules::Role::Resident {
-        Some(Refusal::NotOwnRecord)
-    } else if !actor.role.reads_personal_records() {
-        Some(Refusal::AggregateRole)
-    } else if !actor.reach.contains(root) {
-        Some(Refusal::OutsideReach)
-    } else {
-        None
-    };
+    let refusal = rules::decide_list_read(&actor, root).err();
     let parsed = resident::interpret(query);
     let kind = match &parsed {
         resident::Query::IdCard(_) => "id_card",
@@ -524,15 +508,7 @@ pub async fn quality_worklist(
     keep: usize,
 ) -> Result<(crate::quality::Figures, Vec<crate::quality::Flagged>), AccessError> {
     let actor = viewer.user.actor();
-    let refusal = if actor.role == rules::Role::Resident {
-        Some(Refusal::NotOwnRecord)
-    } else if !actor.role.reads_personal_records() {
-        Some(Refusal::AggregateRole)
-    } else if !actor.reach.contains(root) {
-        Some(Refusal::OutsideReach)
-    } else {
-        None
-    };
+    let refusal = rules::decide_list_read(&actor, root).err();
     let event = match refusal {
         None => Event::new(viewer.user.who(), Action::Read).basis("subtree"),
         Some(r) => Event::new(viewer.user.who(), Action::Denied)
