@@ -32,6 +32,7 @@
 mod ears;
 mod farrington;
 mod fixed;
+mod glm;
 mod mpm;
 pub mod stats;
 
@@ -79,6 +80,26 @@ impl Method {
             Method::EarsC2(p) => p.parameters(EarsVariant::C2),
             Method::EarsC3(p) => p.parameters(EarsVariant::C3),
             Method::Farrington(p) => p.parameters(),
+        }
+    }
+}
+
+impl Method {
+    /// The first index of `series` that can be evaluated: R's default `range` start for
+    /// EARS (baseline, +2, +4) and Farrington (freq·b + w), the first day with three full
+    /// years behind it for the moving percentile method, 0 for the fixed threshold.
+    pub fn first_index(&self, series: &Series) -> usize {
+        let freq = match series.step {
+            Step::Week => 52,
+            Step::Day => 365,
+        };
+        match self {
+            Method::Fixed(_) => 0,
+            Method::MovingPercentile(p) => mpm::first_index(p, series.start),
+            Method::EarsC1(p) => p.baseline,
+            Method::EarsC2(p) => p.baseline + 2,
+            Method::EarsC3(p) => p.baseline + 4,
+            Method::Farrington(p) => freq * p.b + p.w,
         }
     }
 }
