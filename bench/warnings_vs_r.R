@@ -34,7 +34,7 @@ add <- function(set, cols = NULL) {
 if (fixtures) {
   add("salmonella.agona"); add("shadar")
   # A hand-made series with flat stretches: exercises sd = 0 (R's NA in C3) and limit54.
-  series[["flat_then_outbreak"]] <<- as.integer(c(rep(c(0, 0, 1, 0, 0, 0, 2), 45), 0, 0, 0, 0, 0, 0, 0, 0, 5, 9, 12, 3))
+  series[["flat_then_outbreak"]] <- as.integer(c(rep(c(0, 0, 1, 0, 0, 0, 2), 45), 0, 0, 0, 0, 0, 0, 0, 0, 5, 9, 12, 3))
 } else {
   for (s in c("abattoir", "salmonella.agona", "shadar", "hepatitisA", "h1_nrwrp", "k1",
               "m1", "m2", "m3", "m4", "m5", "n1", "n2", "q1_nrwh", "q2", "s1", "s2", "s3",
