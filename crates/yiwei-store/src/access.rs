@@ -7,6 +7,8 @@
 //! contracts (an active, unexpired contract held by the viewer's institution); referrals,
 //! bookings and studies add theirs with their issues.
 
+
+pub mod programmes;
 use chrono::Duration;
 use yiwei_domain::access::{self as rules, Basis, Refusal, Tie};
 use yiwei_domain::division::DivisionCode;

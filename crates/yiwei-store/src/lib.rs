@@ -24,6 +24,7 @@ mod error;
 pub mod job;
 pub mod migrate;
 pub mod org;
+pub mod programme;
 pub mod quality;
 pub mod resident;
 pub mod session;
