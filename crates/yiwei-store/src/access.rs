@@ -7,8 +7,6 @@
 //! contracts (an active, unexpired contract held by the viewer's institution); referrals,
 //! bookings and studies add theirs with their issues.
 
-
-pub mod programmes;
 use chrono::Duration;
 use yiwei_domain::access::{self as rules, Basis, Refusal, Tie};
 use yiwei_domain::division::DivisionCode;
@@ -18,6 +16,8 @@ use crate::crypto::Field;
 use crate::resident::{self, Resident};
 use crate::user::User;
 use crate::{Result, Store, StoreError, on_pool};
+
+pub mod programmes;
 
 /// Who is asking, and from where.
 #[derive(Clone, Debug)]
