@@ -191,7 +191,7 @@ impl FarringtonParams {
         if self.no_periods == 0 {
             return Err(invalid("noPeriods", "must be at least 1"));
         }
-        if !(self.weights_threshold > 0.0) {
+        if self.weights_threshold.is_nan() || self.weights_threshold <= 0.0 {
             return Err(invalid("weightsThreshold", "must be positive"));
         }
         if self.p_threshold_trend.is_nan() {
