@@ -43,6 +43,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "programmes",
         include_str!("../migrations/sqlite/0007_programmes.sql"),
     ),
+    (
+        9,
+        "match_weights",
+        include_str!("../migrations/sqlite/0009_match_weights.sql"),
+    ),
 ];
 
 /// (version, name, SQL) for PostgreSQL.
@@ -81,6 +86,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         7,
         "programmes",
         include_str!("../migrations/postgres/0007_programmes.sql"),
+    ),
+    (
+        9,
+        "match_weights",
+        include_str!("../migrations/postgres/0009_match_weights.sql"),
     ),
 ];
 
