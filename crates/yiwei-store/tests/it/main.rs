@@ -33,6 +33,7 @@ mod backup;
 mod bulk;
 mod contracts;
 mod crypto;
+mod empi_weights;
 mod encounters;
 mod jobs;
 mod programmes;
