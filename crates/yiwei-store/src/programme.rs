@@ -470,6 +470,15 @@ pub fn status_at(
     }
 }
 
+/// The record's sex (stored as `male`/`female`, or a GB/T 2261.1 code).
+pub fn sex_of(stored: &str) -> Option<Sex> {
+    match stored.trim() {
+        "male" | "1" => Some(Sex::Male),
+        "female" | "2" => Some(Sex::Female),
+        _ => None,
+    }
+}
+
 const RESIDENT_FACT_COLUMNS: &str =
     "id, division_code, birth_date, sex, key_groups, profile, created_at";
 
@@ -494,7 +503,7 @@ fn base_facts(row: &impl Row) -> Result<Facts> {
         resident_id: row.col("id")?,
         division: row.col("division_code")?,
         birth_date: row.col("birth_date")?,
-        sex: Sex::parse(&sex).ok(),
+        sex: sex_of(&sex),
         key_groups: key_groups.split(',').filter_map(KeyGroup::parse).collect(),
         profile_conditions,
         created_on: created_at.date_naive(),
@@ -1151,7 +1160,7 @@ fn service_item(programme: &str) -> Option<&'static str> {
     match programme {
         "hypertension" => Some("hypertension_followup"),
         "diabetes" => Some("diabetes_followup"),
-        "elderly" => Some("elderly_assessment"),
+        "elderly_annual" => Some("elderly_assessment"),
         "severe_mental" => Some("mental_followup"),
         "maternal" => Some("prenatal_visit"),
         "child_health" => Some("child_checkup"),
@@ -1759,6 +1768,155 @@ pub fn period_end(today: NaiveDate, period: &str) -> NaiveDate {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Bulk writes (the demo county, migrations from another system)
+
+/// An enrolment for [`insert_enrolments`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BulkEnrolment {
+    pub resident_id: i64,
+    pub programme: String,
+    pub started_on: NaiveDate,
+    pub ended_on: Option<NaiveDate>,
+    pub episode: Episode,
+}
+
+/// Insert enrolments with multi-row INSERTs in one transaction; returns their ids in order.
+/// Audited as one `programme_enrolment_batch` event.
+pub async fn insert_enrolments(
+    store: &Store,
+    rows: &[BulkEnrolment],
+    by: &Who,
+) -> Result<Vec<i64>> {
+    const WIDTH: usize = 6;
+    let per_statement = (max_params(store) / WIDTH).min(4000);
+    let backend = store.backend();
+    let now = crate::now();
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut tx = store.begin().await?;
+    for chunk in rows.chunks(per_statement) {
+        let sql = format!(
+            "INSERT INTO programme_enrolment (resident_id, programme, started_on, ended_on, \
+             episode, created_at) VALUES {} RETURNING id",
+            values_list(backend, chunk.len(), WIDTH)
+        );
+        let returned: Vec<i64> = on_tx!(&mut tx, |conn| {
+            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()));
+            for r in chunk {
+                q = q
+                    .bind(r.resident_id)
+                    .bind(&r.programme)
+                    .bind(r.started_on)
+                    .bind(r.ended_on)
+                    .bind(r.episode.to_json().to_string())
+                    .bind(now);
+            }
+            q.fetch_all(&mut *conn).await
+        })?;
+        ids.extend(crate::resident::in_row_order(returned, chunk.len())?);
+    }
+    let event = Event::new(by.clone(), crate::audit::Action::Create)
+        .object("programme_enrolment_batch", rows.len());
+    audit::append_in(&mut tx, store.keys().audit_key(), &event).await?;
+    tx.commit().await?;
+    Ok(ids)
+}
+
+/// A past visit for [`insert_history`], with the outcome already computed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryVisit {
+    pub resident_id: i64,
+    pub division: String,
+    pub institution_id: i64,
+    pub author_id: Option<i64>,
+    pub enrolment_id: Option<i64>,
+    pub programme: String,
+    pub visit_code: String,
+    pub visit_date: NaiveDate,
+    pub answers: Json,
+    pub classification: Option<&'static str>,
+    pub next_due: Option<NextDue>,
+    pub summary: String,
+}
+
+/// Insert past visits (each with its timeline encounter) with multi-row INSERTs in one
+/// transaction. Audited as one `programme_visit_batch` event. The work lists are not
+/// refreshed here: run [`refresh_all`] after a load.
+pub async fn insert_history(store: &Store, rows: &[HistoryVisit], by: &Who) -> Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    const ENCOUNTER_WIDTH: usize = 8;
+    const VISIT_WIDTH: usize = 13;
+    let per_statement = (max_params(store) / VISIT_WIDTH).min(2000);
+    let backend = store.backend();
+    let now = crate::now();
+    let mut tx = store.begin().await?;
+    for chunk in rows.chunks(per_statement) {
+        let sql = format!(
+            "INSERT INTO encounter (resident_id, division_code, institution_id, author_id, kind, \
+             started_at, summary, created_at) VALUES {} RETURNING id",
+            values_list(backend, chunk.len(), ENCOUNTER_WIDTH)
+        );
+        let returned: Vec<i64> = on_tx!(&mut tx, |conn| {
+            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()));
+            for r in chunk {
+                let at = r
+                    .visit_date
+                    .and_hms_opt(9, 0, 0)
+                    .map_or(now, |t| t.and_utc());
+                q = q
+                    .bind(r.resident_id)
+                    .bind(&r.division)
+                    .bind(r.institution_id)
+                    .bind(r.author_id)
+                    .bind(EncounterKind::FollowUp.as_str())
+                    .bind(at)
+                    .bind(&r.summary)
+                    .bind(now);
+            }
+            q.fetch_all(&mut *conn).await
+        })?;
+        let encounters = crate::resident::in_row_order(returned, chunk.len())?;
+        let sql = format!(
+            "INSERT INTO programme_visit (resident_id, encounter_id, enrolment_id, programme, \
+             visit_code, visit_date, division_code, answers, classification, next_due_kind, \
+             next_due_on, recorded_by, recorded_at) VALUES {}",
+            values_list(backend, chunk.len(), VISIT_WIDTH)
+        );
+        on_tx!(&mut tx, |conn| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for (r, encounter) in chunk.iter().zip(&encounters) {
+                let (kind, on) = match r.next_due {
+                    Some(NextDue::On(d)) => (Some("on"), Some(d)),
+                    Some(NextDue::By(d)) => (Some("by"), Some(d)),
+                    None => (None, None),
+                };
+                q = q
+                    .bind(r.resident_id)
+                    .bind(*encounter)
+                    .bind(r.enrolment_id)
+                    .bind(&r.programme)
+                    .bind(&r.visit_code)
+                    .bind(r.visit_date)
+                    .bind(&r.division)
+                    .bind(r.answers.to_string())
+                    .bind(r.classification)
+                    .bind(kind)
+                    .bind(on)
+                    .bind(r.author_id)
+                    .bind(now);
+            }
+            q.execute(&mut *conn).await.map(|_| ())
+        })?;
+    }
+    let event = Event::new(by.clone(), crate::audit::Action::Create)
+        .object("programme_visit_batch", rows.len());
+    audit::append_in(&mut tx, store.keys().audit_key(), &event).await?;
+    tx.commit().await?;
+    Ok(rows.len() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1823,7 +1981,7 @@ mod tests {
         // An elderly hypertensive has follow-ups and the yearly check due.
         let rows = f.due_rows(&Catalogue::default(), d(2026, 11, 23));
         assert!(rows.iter().any(|r| r.programme == "hypertension"));
-        assert!(rows.iter().any(|r| r.programme == "elderly"));
+        assert!(rows.iter().any(|r| r.programme == "elderly_annual"));
         assert!(!rows.iter().any(|r| r.programme == IMMUNIZATION));
     }
 

@@ -379,7 +379,7 @@ pub(crate) fn values_list(backend: Backend, rows: usize, width: usize) -> String
 /// Neither SQLite nor PostgreSQL promises the order of RETURNING rows, but both assign ids
 /// in the order the VALUES rows are inserted (SQLite: max(rowid) + 1 under the write lock;
 /// PostgreSQL: one `nextval` per row, and a sequence only rises), so sorting restores it.
-fn in_row_order(mut ids: Vec<i64>, expected: usize) -> Result<Vec<i64>> {
+pub(crate) fn in_row_order(mut ids: Vec<i64>, expected: usize) -> Result<Vec<i64>> {
     if ids.len() != expected {
         return Err(StoreError::Other(format!(
             "a bulk insert of {expected} rows returned {} ids",

@@ -372,6 +372,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     county.households,
                     county.residents
                 );
+                let p = county.programmes;
+                println!(
+                    "with {} family-doctor teams, {} contracts, {} programme enrolments, {} visits \
+                     over two years, {} work-list entries",
+                    p.teams, p.contracts, p.enrolments, p.visits, p.due_rows
+                );
                 county.logins
             } else {
                 println!("the database already holds data: serving it as it is");
@@ -514,9 +520,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Jobs(JobsCommand::Run) => {
             let store = open(&config).await?;
-            crate::jobs::schedule(&store, yiwei_store::now()).await?;
-            let idle = config.to_web_config()?.session_idle;
-            let ran = crate::jobs::run_due(&store, "cli", idle).await?;
+            let web = config.to_web_config()?;
+            crate::jobs::schedule(&store, yiwei_store::now(), &web).await?;
+            let ran = crate::jobs::run_due(&store, "cli", &web).await?;
             println!("ran {ran} jobs");
         }
         Command::Jobs(JobsCommand::List) => {
@@ -765,7 +771,7 @@ async fn serve(config: &Config, store: Store) -> Result<()> {
     );
     // Scheduled work (design.md, "Jobs") runs in every server process; the queue makes
     // sure each job runs once.
-    let runner = tokio::spawn(crate::jobs::run_forever(store.clone(), web.session_idle));
+    let runner = tokio::spawn(crate::jobs::run_forever(store.clone(), web.clone()));
     let app = yiwei_web::app(store.clone(), web);
     axum::serve(
         listener,

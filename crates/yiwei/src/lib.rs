@@ -5,5 +5,6 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod demo_programmes;
 pub mod import;
 pub mod jobs;

@@ -23,7 +23,9 @@ use yiwei_domain::division::DivisionCode;
 use yiwei_domain::programme::{FieldKind, FieldProblem, Programme, Status};
 use yiwei_store::access::programmes as gate;
 use yiwei_store::access::{self, AccessError, Viewer};
-use yiwei_store::programme::{self as store_programme, Catalogue, Episode, NewEnrolment, NewVisit, VisitError, WorkFilter};
+use yiwei_store::programme::{
+    self as store_programme, Catalogue, Episode, NewEnrolment, NewVisit, VisitError, WorkFilter,
+};
 use yiwei_store::user::User;
 use yiwei_store::{StoreError, division};
 
@@ -223,7 +225,9 @@ pub async fn worklist(
         && programme != store_programme::IMMUNIZATION
         && cat.programme(programme).is_none()
     {
-        return Err(PageError::BadRequest(format!("unknown programme {programme:?}")));
+        return Err(PageError::BadRequest(format!(
+            "unknown programme {programme:?}"
+        )));
     }
     let mine = q.mine == "1";
     let filter = WorkFilter {
@@ -257,7 +261,10 @@ pub async fn worklist(
                 resident_id: w.resident_id,
                 name: w.name.clone(),
                 age: age_text(tr, w.birth_date, today),
-                village: names.get(&w.village).cloned().unwrap_or_else(|| w.village.clone()),
+                village: names
+                    .get(&w.village)
+                    .cloned()
+                    .unwrap_or_else(|| w.village.clone()),
                 programme: both(tr, pzh, pen),
                 programme_code: w.programme.clone(),
                 visit: both(tr, &vzh, &ven),
@@ -269,18 +276,33 @@ pub async fn worklist(
             }
         })
         .collect();
-    let counts = [Status::Overdue, Status::Due, Status::Upcoming, Status::Missed]
-        .into_iter()
-        .map(|s| (status_label(tr, s), counts.get(&s).copied().unwrap_or(0), status_class(s)))
-        .collect();
-    let periods = [("today", "prog.period.today"), ("week", "prog.period.week"), ("month", "prog.period.month")]
-        .into_iter()
-        .map(|(v, key)| Choice {
-            value: v.to_owned(),
-            label: tr.t(key).to_owned(),
-            selected: v == period,
-        })
-        .collect();
+    let counts = [
+        Status::Overdue,
+        Status::Due,
+        Status::Upcoming,
+        Status::Missed,
+    ]
+    .into_iter()
+    .map(|s| {
+        (
+            status_label(tr, s),
+            counts.get(&s).copied().unwrap_or(0),
+            status_class(s),
+        )
+    })
+    .collect();
+    let periods = [
+        ("today", "prog.period.today"),
+        ("week", "prog.period.week"),
+        ("month", "prog.period.month"),
+    ]
+    .into_iter()
+    .map(|(v, key)| Choice {
+        value: v.to_owned(),
+        label: tr.t(key).to_owned(),
+        selected: v == period,
+    })
+    .collect();
     let truncated = items.len() as i64 >= WORKLIST_LIMIT;
     let division_name = names.get(root.as_str()).cloned().unwrap_or_default();
     Ok(render(&WorklistPage {
@@ -364,7 +386,11 @@ fn episode_text(tr: Tr, e: &Episode) -> String {
         parts.push(format!("{} {d}", tr.t("prog.delivered_on")));
     }
     if let (Some(s), Some(g)) = (&e.school, e.grade) {
-        parts.push(format!("{} {s} · {} {g}", tr.t("prog.school"), tr.t("prog.grade")));
+        parts.push(format!(
+            "{} {s} · {} {g}",
+            tr.t("prog.school"),
+            tr.t("prog.grade")
+        ));
     }
     if let Some(c) = &e.condition {
         parts.push(c.clone());
@@ -561,8 +587,21 @@ pub async fn enrol(
     })();
     let error = match parsed {
         Err(message) => message,
-        Ok(new) => match gate::enrol(&state.store, &viewer(&ctx, &user), catalogue(&state), id, &new).await {
-            Ok(_) => return Ok(Redirect::to(&format!("/residents/{id}/programmes?done=enrolled")).into_response()),
+        Ok(new) => match gate::enrol(
+            &state.store,
+            &viewer(&ctx, &user),
+            catalogue(&state),
+            id,
+            &new,
+        )
+        .await
+        {
+            Ok(_) => {
+                return Ok(
+                    Redirect::to(&format!("/residents/{id}/programmes?done=enrolled"))
+                        .into_response(),
+                );
+            }
             Err(e) => message_of(e)?,
         },
     };
@@ -605,8 +644,10 @@ pub async fn end(
             .await
             {
                 Ok(()) => {
-                    return Ok(Redirect::to(&format!("/residents/{resident_id}/programmes?done=ended"))
-                        .into_response());
+                    return Ok(Redirect::to(&format!(
+                        "/residents/{resident_id}/programmes?done=ended"
+                    ))
+                    .into_response());
                 }
                 Err(e) => message_of(e)?,
             }
@@ -667,7 +708,13 @@ fn fields_of(
             let problem = problems
                 .iter()
                 .filter(|pr| pr.key == f.key)
-                .map(|pr| if english { pr.message_en.clone() } else { format!("{} {}", pr.message_zh, pr.message_en) })
+                .map(|pr| {
+                    if english {
+                        pr.message_en.clone()
+                    } else {
+                        format!("{} {}", pr.message_zh, pr.message_en)
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(" ");
             let set_options = |set: &'static [yiwei_domain::exam::Code]| {
@@ -680,15 +727,39 @@ fn fields_of(
                     .collect()
             };
             let (kind, min, max, unit, options) = match &f.kind {
-                FieldKind::Number { range, unit, unit_en } => (
+                FieldKind::Number {
+                    range,
+                    unit,
+                    unit_en,
+                } => (
                     "number",
                     range.min.to_string(),
-                    if range.max >= f64::MAX / 2.0 { String::new() } else { range.max.to_string() },
-                    if english { (*unit_en).to_owned() } else { (*unit).to_owned() },
+                    if range.max >= f64::MAX / 2.0 {
+                        String::new()
+                    } else {
+                        range.max.to_string()
+                    },
+                    if english {
+                        (*unit_en).to_owned()
+                    } else {
+                        (*unit).to_owned()
+                    },
                     Vec::new(),
                 ),
-                FieldKind::Code { set } => ("code", String::new(), String::new(), String::new(), set_options(set)),
-                FieldKind::Codes { set } => ("codes", String::new(), String::new(), String::new(), set_options(set)),
+                FieldKind::Code { set } => (
+                    "code",
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    set_options(set),
+                ),
+                FieldKind::Codes { set } => (
+                    "codes",
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    set_options(set),
+                ),
                 FieldKind::YesNo => (
                     "yesno",
                     String::new(),
@@ -701,14 +772,34 @@ fn fields_of(
                             label: both(tr, zh, en_label),
                             selected: values.iter().any(|v| {
                                 let v = v.to_lowercase();
-                                (code == "1" && matches!(v.as_str(), "1" | "yes" | "是" | "y" | "true" | "有"))
-                                    || (code == "0" && matches!(v.as_str(), "0" | "no" | "否" | "n" | "false" | "无"))
+                                (code == "1"
+                                    && matches!(
+                                        v.as_str(),
+                                        "1" | "yes" | "是" | "y" | "true" | "有"
+                                    ))
+                                    || (code == "0"
+                                        && matches!(
+                                            v.as_str(),
+                                            "0" | "no" | "否" | "n" | "false" | "无"
+                                        ))
                             }),
                         })
                         .collect(),
                 ),
-                FieldKind::Text { max_chars } => ("text", String::new(), max_chars.to_string(), String::new(), Vec::new()),
-                FieldKind::Date => ("date", String::new(), String::new(), String::new(), Vec::new()),
+                FieldKind::Text { max_chars } => (
+                    "text",
+                    String::new(),
+                    max_chars.to_string(),
+                    String::new(),
+                    Vec::new(),
+                ),
+                FieldKind::Date => (
+                    "date",
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    Vec::new(),
+                ),
             };
             FieldView {
                 key: f.key.to_owned(),
@@ -762,9 +853,7 @@ async fn visit_page(
         .join(" ");
     let other_problems = problems
         .iter()
-        .filter(|pr| {
-            pr.key != "visit_date" && p.form.field(&pr.key).is_none()
-        })
+        .filter(|pr| pr.key != "visit_date" && p.form.field(&pr.key).is_none())
         .map(text)
         .collect();
     let visit_kinds = p
@@ -809,7 +898,18 @@ pub async fn visit_form(
     }
     let p = programme_or_404(&state, &code)?;
     let date = today(&state).to_string();
-    visit_page(&state, &ctx, &user, id, p, q.visit_code.trim(), &date, &[], &[]).await
+    visit_page(
+        &state,
+        &ctx,
+        &user,
+        id,
+        p,
+        q.visit_code.trim(),
+        &date,
+        &[],
+        &[],
+    )
+    .await
 }
 
 #[derive(Template)]
@@ -865,7 +965,18 @@ pub async fn record_visit(
                 message_zh: "请按 年-月-日 填写随访日期。".into(),
                 message_en: "Write the visit date as YYYY-MM-DD.".into(),
             };
-            return visit_page(&state, &ctx, &user, id, p, &visit_code, &visit_date_text, &answers, &[problem]).await;
+            return visit_page(
+                &state,
+                &ctx,
+                &user,
+                id,
+                p,
+                &visit_code,
+                &visit_date_text,
+                &answers,
+                &[problem],
+            )
+            .await;
         }
     };
     let new = NewVisit {
@@ -876,16 +987,32 @@ pub async fn record_visit(
         institution_id: None,
         today: today(&state),
     };
-    match gate::record_visit(&state.store, &viewer(&ctx, &user), catalogue(&state), id, &new).await {
+    match gate::record_visit(
+        &state.store,
+        &viewer(&ctx, &user),
+        catalogue(&state),
+        id,
+        &new,
+    )
+    .await
+    {
         Ok(recorded) => {
             let o = &recorded.outcome;
             let english = en(tr);
             let pick = |m: &yiwei_domain::programme::Message| {
-                if english { m.en.clone() } else { format!("{} {}", m.zh, m.en) }
+                if english {
+                    m.en.clone()
+                } else {
+                    format!("{} {}", m.zh, m.en)
+                }
             };
             let next_due = match o.next_due {
-                Some(yiwei_domain::programme::NextDue::On(d)) => format!("{} {d}", tr.t("prog.next_on")),
-                Some(yiwei_domain::programme::NextDue::By(d)) => format!("{} {d}", tr.t("prog.next_by")),
+                Some(yiwei_domain::programme::NextDue::On(d)) => {
+                    format!("{} {d}", tr.t("prog.next_on"))
+                }
+                Some(yiwei_domain::programme::NextDue::By(d)) => {
+                    format!("{} {d}", tr.t("prog.next_by"))
+                }
                 None => String::new(),
             };
             render(&VisitDonePage {
@@ -897,7 +1024,11 @@ pub async fn record_visit(
                     .classification
                     .map(|c| both(tr, c.name_zh(), c.name_en()))
                     .unwrap_or_default(),
-                referral: o.referral.as_ref().map(|r| pick(&r.reason)).unwrap_or_default(),
+                referral: o
+                    .referral
+                    .as_ref()
+                    .map(|r| pick(&r.reason))
+                    .unwrap_or_default(),
                 referral_urgent: o
                     .referral
                     .as_ref()
@@ -908,7 +1039,18 @@ pub async fn record_visit(
             .map(IntoResponse::into_response)
         }
         Err(VisitError::Form(problems)) => {
-            visit_page(&state, &ctx, &user, id, p, &visit_code, &visit_date_text, &answers, &problems).await
+            visit_page(
+                &state,
+                &ctx,
+                &user,
+                id,
+                p,
+                &visit_code,
+                &visit_date_text,
+                &answers,
+                &problems,
+            )
+            .await
         }
         Err(VisitError::Access(e)) => Err(e.into()),
         Err(VisitError::Store(StoreError::Invalid(m))) => {
@@ -917,7 +1059,18 @@ pub async fn record_visit(
                 message_zh: m.clone(),
                 message_en: m,
             };
-            visit_page(&state, &ctx, &user, id, p, &visit_code, &visit_date_text, &answers, &[problem]).await
+            visit_page(
+                &state,
+                &ctx,
+                &user,
+                id,
+                p,
+                &visit_code,
+                &visit_date_text,
+                &answers,
+                &[problem],
+            )
+            .await
         }
         Err(VisitError::Store(e)) => Err(e.into()),
     }
@@ -968,12 +1121,14 @@ async fn visit_show_page(
             m.iter()
                 .map(|(key, value)| {
                     let def = form.and_then(|f| f.field(key));
-                    let label = def.map_or_else(|| key.clone(), |d| both(tr, d.label_zh, d.label_en));
+                    let label =
+                        def.map_or_else(|| key.clone(), |d| both(tr, d.label_zh, d.label_en));
                     let code_label = |code: &str| {
                         def.and_then(|d| match &d.kind {
-                            FieldKind::Code { set } | FieldKind::Codes { set } => {
-                                set.iter().find(|(c, _, _)| *c == code).map(|(_, zh, en_l)| both(tr, zh, en_l))
-                            }
+                            FieldKind::Code { set } | FieldKind::Codes { set } => set
+                                .iter()
+                                .find(|(c, _, _)| *c == code)
+                                .map(|(_, zh, en_l)| both(tr, zh, en_l)),
                             _ => None,
                         })
                         .unwrap_or_else(|| code.to_owned())
@@ -1049,10 +1204,22 @@ pub async fn void(
 ) -> Result<Response, PageError> {
     ctx.check_csrf(&state, &form.csrf)?;
     let today = today(&state);
-    match gate::void_visit(&state.store, &viewer(&ctx, &user), catalogue(&state), id, &form.reason, today).await {
+    match gate::void_visit(
+        &state.store,
+        &viewer(&ctx, &user),
+        catalogue(&state),
+        id,
+        &form.reason,
+        today,
+    )
+    .await
+    {
         Ok(()) => {
             let resident_id = store_programme::visit_resident(&state.store, id).await?;
-            Ok(Redirect::to(&format!("/residents/{resident_id}/programmes?done=voided")).into_response())
+            Ok(
+                Redirect::to(&format!("/residents/{resident_id}/programmes?done=voided"))
+                    .into_response(),
+            )
         }
         Err(e) => {
             let message = message_of(e)?;
@@ -1112,7 +1279,10 @@ pub async fn outbox(
     let offset = state.config.utc_offset_hours;
     let d = division::get(&state.store, &root).await?;
     let done = match q.queued.trim().parse::<u64>() {
-        Ok(n) => ctx.tr.t("prog.outbox.queued").replace("{n}", &n.to_string()),
+        Ok(n) => ctx
+            .tr
+            .t("prog.outbox.queued")
+            .replace("{n}", &n.to_string()),
         Err(_) => String::new(),
     };
     Ok(render(&OutboxPage {
@@ -1162,7 +1332,14 @@ pub async fn queue(
         return Err(PageError::Forbidden);
     }
     let days = form.days.trim().parse::<i64>().unwrap_or(7).clamp(0, 60);
-    let n = store_programme::queue_reminders(&state.store, catalogue(&state), &root, today(&state), days).await?;
+    let n = store_programme::queue_reminders(
+        &state.store,
+        catalogue(&state),
+        &root,
+        today(&state),
+        days,
+    )
+    .await?;
     Ok(Redirect::to(&format!("/outbox?division={}&queued={n}", root.as_str())).into_response())
 }
 
@@ -1185,7 +1362,11 @@ pub async fn export(
             m.body.replace('"', "\"\"")
         ));
     }
-    let name = format!("attachment; filename=\"outbox-{}-{}.csv\"", root.as_str(), today(&state));
+    let name = format!(
+        "attachment; filename=\"outbox-{}-{}.csv\"",
+        root.as_str(),
+        today(&state)
+    );
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),

@@ -23,7 +23,9 @@ async fn count(app: &TestApp, sql: &'static str) -> i64 {
 
 async fn visit_form(client: &mut Client, resident: i64) -> String {
     let form = client
-        .get(&format!("/residents/{resident}/programmes/hypertension/visit"))
+        .get(&format!(
+            "/residents/{resident}/programmes/hypertension/visit"
+        ))
         .await;
     assert_eq!(form.status, StatusCode::OK, "{}", form.body);
     assert!(form.body.contains("name=\"sys\""));
@@ -40,7 +42,9 @@ async fn a_village_doctor_enrols_sees_the_work_list_and_records_a_follow_up() {
         client.login("village.doctor").await;
 
         // Enrol 韦秀英 (born 1958) in hypertension management from her programmes page.
-        let page = client.get(&format!("/residents/{resident}/programmes")).await;
+        let page = client
+            .get(&format!("/residents/{resident}/programmes"))
+            .await;
         assert_eq!(page.status, StatusCode::OK, "{backend}: {}", page.body);
         assert!(page.body.contains("id=\"enrol-form\""), "{backend}");
         let csrf = page.csrf();
@@ -55,18 +59,34 @@ async fn a_village_doctor_enrols_sees_the_work_list_and_records_a_follow_up() {
                 ],
             )
             .await;
-        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{backend}: {}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::SEE_OTHER,
+            "{backend}: {}",
+            reply.body
+        );
 
         // A start in the future is refused with a message, nothing written.
         let future = (today() + Duration::days(3)).to_string();
         let reply = client
             .post_form(
                 &format!("/residents/{resident}/programmes/enrol"),
-                &[("csrf", &csrf), ("programme", "diabetes"), ("started_on", &future)],
+                &[
+                    ("csrf", &csrf),
+                    ("programme", "diabetes"),
+                    ("started_on", &future),
+                ],
             )
             .await;
-        assert!(reply.body.contains("id=\"prog-error\""), "{backend}: {}", reply.body);
-        assert_eq!(count(&app, "SELECT COUNT(*) FROM programme_enrolment").await, 1);
+        assert!(
+            reply.body.contains("id=\"prog-error\""),
+            "{backend}: {}",
+            reply.body
+        );
+        assert_eq!(
+            count(&app, "SELECT COUNT(*) FROM programme_enrolment").await,
+            1
+        );
 
         // The work list: she is overdue for the follow-up (enrolled 200 days ago, no visit)
         // and has the 65+ yearly check; each line links to its form.
@@ -101,9 +121,16 @@ async fn a_village_doctor_enrols_sees_the_work_list_and_records_a_follow_up() {
             )
             .await;
         assert_eq!(bad.status, StatusCode::OK, "{backend}");
-        assert!(bad.body.contains("data-key=\"sys\""), "{backend}: {}", bad.body);
+        assert!(
+            bad.body.contains("data-key=\"sys\""),
+            "{backend}: {}",
+            bad.body
+        );
         assert!(bad.body.contains("data-key=\"dia\""), "{backend}");
-        assert!(bad.body.contains("value=\"400\""), "{backend}: the typed value is kept");
+        assert!(
+            bad.body.contains("value=\"400\""),
+            "{backend}: the typed value is kept"
+        );
         assert_eq!(count(&app, "SELECT COUNT(*) FROM programme_visit").await, 0);
 
         // A date before birth.
@@ -120,7 +147,11 @@ async fn a_village_doctor_enrols_sees_the_work_list_and_records_a_follow_up() {
                 ],
             )
             .await;
-        assert!(bad.body.contains("data-key=\"visit_date\""), "{backend}: {}", bad.body);
+        assert!(
+            bad.body.contains("data-key=\"visit_date\""),
+            "{backend}: {}",
+            bad.body
+        );
         assert_eq!(count(&app, "SELECT COUNT(*) FROM programme_visit").await, 0);
 
         // 150/95 at 68: under 150/90 is controlled for the elderly only if the diastolic
@@ -141,10 +172,18 @@ async fn a_village_doctor_enrols_sees_the_work_list_and_records_a_follow_up() {
             )
             .await;
         assert_eq!(good.status, StatusCode::OK, "{backend}: {}", good.body);
-        assert!(good.body.contains("id=\"outcome-classification\""), "{backend}: {}", good.body);
+        assert!(
+            good.body.contains("id=\"outcome-classification\""),
+            "{backend}: {}",
+            good.body
+        );
         assert_eq!(count(&app, "SELECT COUNT(*) FROM programme_visit").await, 1);
         assert_eq!(
-            count(&app, "SELECT COUNT(*) FROM encounter WHERE kind = 'follow_up'").await,
+            count(
+                &app,
+                "SELECT COUNT(*) FROM encounter WHERE kind = 'follow_up'"
+            )
+            .await,
             1
         );
         let visit_id: i64 = yiwei_store::on_pool!(&app.store, |pool| {
@@ -157,7 +196,10 @@ async fn a_village_doctor_enrols_sees_the_work_list_and_records_a_follow_up() {
         // The visit page shows the answers with their labels; voiding needs a reason.
         let shown = client.get(&format!("/programme-visits/{visit_id}")).await;
         assert!(shown.body.contains("收缩压"), "{backend}");
-        assert!(shown.body.contains("剧烈头痛或头晕"), "{backend}: codes shown by name");
+        assert!(
+            shown.body.contains("剧烈头痛或头晕"),
+            "{backend}: codes shown by name"
+        );
         let csrf = shown.csrf();
         let reply = client
             .post_form(
@@ -202,15 +244,31 @@ async fn reminders_are_queued_and_exported_as_csv_with_phones_for_staff_only() {
         let reply = client
             .post_form(
                 "/outbox/queue",
-                &[("csrf", &csrf), ("division", "451226100201"), ("days", "366")],
+                &[
+                    ("csrf", &csrf),
+                    ("division", "451226100201"),
+                    ("days", "366"),
+                ],
             )
             .await;
-        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{backend}: {}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::SEE_OTHER,
+            "{backend}: {}",
+            reply.body
+        );
         let queued = count(&app, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'").await;
         assert!(queued >= 1, "{backend}");
         let pending = client.get("/outbox?division=451226100201").await;
-        assert!(pending.body.contains("韦先生/女士"), "{backend}: {}", pending.body);
-        assert!(!pending.body.contains("13812345678"), "{backend}: no phones on the page");
+        assert!(
+            pending.body.contains("韦先生/女士"),
+            "{backend}: {}",
+            pending.body
+        );
+        assert!(
+            !pending.body.contains("13812345678"),
+            "{backend}: no phones on the page"
+        );
 
         let csv = client
             .post_form(
@@ -220,7 +278,10 @@ async fn reminders_are_queued_and_exported_as_csv_with_phones_for_staff_only() {
             .await;
         assert_eq!(csv.status, StatusCode::OK, "{backend}");
         assert!(
-            csv.headers["content-type"].to_str().unwrap().starts_with("text/csv"),
+            csv.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv"),
             "{backend}"
         );
         assert!(csv.body.starts_with("id,phone,message\n"), "{backend}");
