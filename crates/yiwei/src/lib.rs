@@ -2,9 +2,12 @@
 //! integration tests can use the demo county as a fixture.
 
 pub mod bench;
+pub mod bench_programme;
+pub mod bench_services;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod demo_immunization;
 pub mod demo_programmes;
 pub mod import;
 pub mod jobs;
