@@ -160,7 +160,11 @@ pub async fn programmes(store: &Store, opts: &Options) -> Result<String> {
     out.push_str(&format!(
         "| All programme indicators, county and townships, {year} | < 2 s | {} | {} |\n",
         m.line(),
-        if m.p95 < Duration::from_secs(2) { "yes" } else { "no" }
+        if m.p95 < Duration::from_secs(2) {
+            "yes"
+        } else {
+            "no"
+        }
     ));
     Ok(out)
 }

@@ -576,7 +576,11 @@ pub async fn generate(store: &Store, seed: u64, today: NaiveDate, by: &Who) -> R
                     }
                 }
                 _ => {
-                    let attend = if prog.code == "elderly_annual" { 70 } else { 88 };
+                    let attend = if prog.code == "elderly_annual" {
+                        70
+                    } else {
+                        88
+                    };
                     let mut windows: Vec<(NaiveDate, NaiveDate, &'static str)> = Vec::new();
                     for at in [horizon, today - Duration::days(365), today] {
                         for d in programme::due(prog, &subject, &[], at) {

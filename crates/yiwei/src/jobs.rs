@@ -82,7 +82,8 @@ pub async fn run_due(store: &Store, worker: &str, web: &WebConfig) -> Result<usi
 
 /// The daily work-list rebuild and reminders.
 pub async fn programme_due(store: &Store, web: &WebConfig) -> Result<()> {
-    let today = (yiwei_store::now() + Duration::hours(i64::from(web.utc_offset_hours))).date_naive();
+    let today =
+        (yiwei_store::now() + Duration::hours(i64::from(web.utc_offset_hours))).date_naive();
     let started = std::time::Instant::now();
     let system = yiwei_store::audit::Who {
         username: Some("jobs".into()),

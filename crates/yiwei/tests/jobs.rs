@@ -72,7 +72,10 @@ fn the_daily_job_rebuilds_the_work_lists_once_a_day() {
         let again = text(&again);
         let listed = text(&yiwei(&data, &["jobs", "list"]));
         assert_eq!(
-            listed.lines().filter(|l| l.contains("programme_due")).count(),
+            listed
+                .lines()
+                .filter(|l| l.contains("programme_due"))
+                .count(),
             1,
             "{again}\n{listed}"
         );
