@@ -23,6 +23,7 @@ pub mod encounter;
 mod error;
 pub mod job;
 pub mod migrate;
+pub mod notifiable;
 pub mod org;
 pub mod quality;
 pub mod resident;

@@ -38,6 +38,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "contracts",
         include_str!("../migrations/sqlite/0006_contracts.sql"),
     ),
+    (
+        8,
+        "notifiable",
+        include_str!("../migrations/sqlite/0008_notifiable.sql"),
+    ),
 ];
 
 /// (version, name, SQL) for PostgreSQL.
@@ -71,6 +76,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         6,
         "contracts",
         include_str!("../migrations/postgres/0006_contracts.sql"),
+    ),
+    (
+        8,
+        "notifiable",
+        include_str!("../migrations/postgres/0008_notifiable.sql"),
     ),
 ];
 
