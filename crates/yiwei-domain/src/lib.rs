@@ -32,4 +32,5 @@ pub mod org;
 pub mod person_input;
 pub mod programme;
 pub mod record_no;
+pub mod surveillance;
 pub mod ws365;

@@ -385,6 +385,92 @@ const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "programme_enrolment",
+        key: "id",
+        key_kind: Int,
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("resident_id", Int),
+            ("programme", Text),
+            ("started_on", Date),
+            ("ended_on", Date),
+            ("end_reason", Text),
+            ("episode", Text),
+            ("created_by", Int),
+            ("created_at", Time),
+        ],
+    },
+    Table {
+        name: "programme_visit",
+        key: "id",
+        key_kind: Int,
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("resident_id", Int),
+            ("encounter_id", Int),
+            ("enrolment_id", Int),
+            ("programme", Text),
+            ("visit_code", Text),
+            ("visit_date", Date),
+            ("division_code", Text),
+            ("answers", Text),
+            ("classification", Text),
+            ("referral", Text),
+            ("next_due_kind", Text),
+            ("next_due_on", Date),
+            ("recorded_by", Int),
+            ("recorded_at", Time),
+            ("voided_at", Time),
+            ("voided_by", Int),
+            ("void_reason", Text),
+        ],
+    },
+    Table {
+        name: "immunization",
+        key: "id",
+        key_kind: Int,
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("resident_id", Int),
+            ("vaccine", Text),
+            ("given_on", Date),
+            ("lot", Text),
+            ("manufacturer", Text),
+            ("site", Text),
+            ("institution_id", Int),
+            ("division_code", Text),
+            ("problems", Text),
+            ("override_reason", Text),
+            ("recorded_by", Int),
+            ("recorded_at", Time),
+            ("voided_at", Time),
+            ("voided_by", Int),
+            ("void_reason", Text),
+        ],
+    },
+    Table {
+        name: "outbox",
+        key: "id",
+        key_kind: Int,
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("resident_id", Int),
+            ("division_code", Text),
+            ("channel", Text),
+            ("topic", Text),
+            ("dedupe_key", Text),
+            ("body", Text),
+            ("created_at", Time),
+            ("status", Text),
+            ("exported_at", Time),
+            ("exported_by", Int),
+        ],
+    },
+    Table {
         name: "case_report",
         key: "id",
         key_kind: Int,
@@ -557,14 +643,16 @@ const TABLES: &[Table] = &[
 
 /// Tables deliberately left out of backups: sessions (a restore logs everyone out), the
 /// migration ledger (the target is migrated by its own binary), and the job queue
-/// (periodic jobs are enqueued again by the runner, and every job is idempotent), the
-/// name search keys (derived from names; [`restore`] rebuilds them), and the daily case
-/// counts (derived from the case reports; the warning job refreshes them).
+/// (periodic jobs are enqueued again by the runner, and every job is idempotent), and the
+/// name search keys (derived from names; [`restore`] rebuilds them), and the programme
+/// work list (derived from visits and doses; the `programme_due` job rebuilds it), and the
+/// daily case counts (derived from the case reports; the `warning_run` job refreshes them).
 pub const NOT_BACKED_UP: &[&str] = &[
     "web_session",
     "schema_migrations",
     "job",
     "resident_name_key",
+    "programme_due",
     "case_count",
 ];
 

@@ -39,6 +39,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0006_contracts.sql"),
     ),
     (
+        7,
+        "programmes",
+        include_str!("../migrations/sqlite/0007_programmes.sql"),
+    ),
+    (
         8,
         "notifiable",
         include_str!("../migrations/sqlite/0008_notifiable.sql"),
@@ -76,6 +81,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         6,
         "contracts",
         include_str!("../migrations/postgres/0006_contracts.sql"),
+    ),
+    (
+        7,
+        "programmes",
+        include_str!("../migrations/postgres/0007_programmes.sql"),
     ),
     (
         8,
