@@ -779,7 +779,7 @@ pub async fn series(
     let (low, high) = root.subtree_range();
     let rows: Vec<(NaiveDate, i64)> = on_pool!(store, |pool| {
         sqlx::query_as(
-            "SELECT day, SUM(n) FROM case_count WHERE disease = $1 AND day >= $2 AND day <= $3 \
+            "SELECT day, CAST(SUM(n) AS BIGINT) FROM case_count WHERE disease = $1 AND day >= $2 AND day <= $3 \
              AND township_code >= $4 AND township_code < $5 GROUP BY day",
         )
         .bind(disease)

@@ -35,6 +35,7 @@ mod contracts;
 mod crypto;
 mod encounters;
 mod jobs;
+mod notifiable;
 mod quality;
 mod residents;
 mod schema;
