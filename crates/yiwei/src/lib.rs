@@ -7,3 +7,4 @@ pub mod config;
 pub mod demo;
 pub mod import;
 pub mod jobs;
+pub mod warning;
