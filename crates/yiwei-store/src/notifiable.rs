@@ -1393,3 +1393,158 @@ pub fn baseline_json(
 ) -> Value {
     json!({"from": from.to_string(), "to": to.to_string(), "n": n, "mean": mean, "sd": sd, "note": note})
 }
+
+// ---------------------------------------------------------------------------------------
+// Bulk history: cards of the past loaded in batches (the demo county; a migration from a
+// previous reporting system).
+
+/// A past case to load: who, what, when; the card's personal fields are taken from the
+/// resident's record inside the store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryCase {
+    pub resident_id: i64,
+    pub institution_id: i64,
+    pub disease: String,
+    pub subtype: Option<String>,
+    pub case_class: CaseClass,
+    pub course: Option<Course>,
+    pub onset_date: NaiveDate,
+    /// Local time of the county.
+    pub diagnosed_at: NaiveDateTime,
+    pub reported_at: DateTime<Utc>,
+    pub doctor: String,
+}
+
+/// 人群分类 by age, for a card built from a record (the record has no occupation code that
+/// maps one to one): children by age band, 60+ retired, else farmer (a rural county).
+fn occupation_for_age(age: u32) -> &'static str {
+    match age {
+        0..=2 => "scattered_child",
+        3..=6 => "kindergarten",
+        7..=14 => "student",
+        60.. => "retired",
+        _ => "farmer",
+    }
+}
+
+/// Load past cards in one transaction: each is built from its resident's record, checked
+/// like any card (one that fails, say a child without a phone on record, is skipped and
+/// counted), stored as accepted (the review happened in the past) with no duplicate check,
+/// and the batch leaves one audit row. Returns (written, skipped).
+pub async fn insert_history_batch(
+    store: &Store,
+    settings: &Settings,
+    cases: &[HistoryCase],
+    by: &audit::Who,
+) -> Result<(usize, usize)> {
+    let mut written = 0;
+    let mut skipped = 0;
+    let mut tx = store.begin().await?;
+    for h in cases {
+        let row: Option<(String, String, Option<NaiveDate>, String, Option<Vec<u8>>)> =
+            on_tx!(&mut tx, |conn| {
+                sqlx::query_as(
+                    "SELECT name, sex, birth_date, division_code, phone_enc FROM resident \
+                     WHERE id = $1 AND merged_into IS NULL",
+                )
+                .bind(h.resident_id)
+                .fetch_optional(&mut *conn)
+                .await
+            })?;
+        let Some((name, sex, birth, division, phone_enc)) = row else {
+            skipped += 1;
+            continue;
+        };
+        let birth =
+            birth.unwrap_or_else(|| NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default());
+        let phone = match phone_enc {
+            Some(b) => store.keys().decrypt(Field::Phone, &b)?,
+            None => String::new(),
+        };
+        let age = yiwei_domain::key_group::age_on(birth, h.onset_date);
+        let card = Card {
+            kind: CardKind::Initial,
+            patient_name: name,
+            guardian_name: if age <= card::CHILD_MAX_AGE {
+                "监护人".into()
+            } else {
+                String::new()
+            },
+            sex,
+            birth_date: birth,
+            work_unit: String::new(),
+            phone,
+            belongs: Belongs::County,
+            address_code: division,
+            address_detail: "（档案住址）".into(),
+            occupation: occupation_for_age(age).into(),
+            disease: h.disease.clone(),
+            subtype: h.subtype.clone(),
+            case_class: h.case_class,
+            course: h.course,
+            onset_date: h.onset_date,
+            diagnosed_at: h.diagnosed_at,
+            death_date: None,
+            fill_date: h.diagnosed_at.date(),
+            doctor: h.doctor.clone(),
+            remarks: String::new(),
+        };
+        let ctx = card::Context {
+            now: settings.to_local(h.reported_at.max(settings.to_utc(h.diagnosed_at))),
+            county: settings.county.clone(),
+        };
+        if card::validate(&card, &ctx).is_err() {
+            skipped += 1;
+            continue;
+        }
+        let settings_no_dup = Settings {
+            duplicate_window_days: -1,
+            ..settings.clone()
+        };
+        let reported = insert_card(
+            &mut tx,
+            store,
+            &settings_no_dup,
+            h.resident_id,
+            None,
+            h.institution_id,
+            &card,
+            None,
+            h.reported_at,
+        )
+        .await?;
+        on_tx!(&mut tx, |conn| {
+            sqlx::query(
+                "UPDATE case_report SET status = 'accepted', duplicate_of = NULL WHERE id = $1",
+            )
+            .bind(reported.id)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        written += 1;
+    }
+    let event = Event::new(by.clone(), audit::Action::Create)
+        .object("case_report_batch", written)
+        .reason("history load");
+    audit::append_in(&mut tx, store.keys().audit_key(), &event).await?;
+    tx.commit().await?;
+    Ok((written, skipped))
+}
+
+/// The ids of the live records inside `root`, in id order (ids only, no personal data):
+/// the patients a history load may draw from.
+pub async fn resident_ids_within(store: &Store, root: &DivisionCode) -> Result<Vec<i64>> {
+    let (low, high) = root.subtree_range();
+    let ids: Vec<i64> = on_pool!(store, |pool| {
+        sqlx::query_scalar(
+            "SELECT id FROM resident WHERE division_code >= $1 AND division_code < $2 \
+             AND merged_into IS NULL ORDER BY id",
+        )
+        .bind(&low)
+        .bind(&high)
+        .fetch_all(pool)
+        .await
+    })?;
+    Ok(ids)
+}

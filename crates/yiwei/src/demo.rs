@@ -1620,6 +1620,14 @@ pub async fn build_with(
             display_name: u.display_name.clone(),
         });
     }
+    crate::demo_cases::load(
+        store,
+        &county,
+        &townships,
+        (yiwei_store::now() + chrono::Duration::hours(8)).date_naive(),
+        opts.seed,
+    )
+    .await?;
     Ok(DemoCounty {
         county,
         logins,

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod demo_cases;
 pub mod import;
 pub mod jobs;
 pub mod warning;
