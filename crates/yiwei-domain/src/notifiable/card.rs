@@ -372,17 +372,17 @@ pub fn validate(card: &Card, ctx: &Context) -> Result<(), Vec<Problem>> {
             "The diagnosis time cannot be in the future.",
         ));
     }
-    if let Some(death) = card.death_date {
-        if death < card.onset_date || death > today {
-            p.push(Problem::new(
-                "death_date",
-                format!("死亡日期应在发病日期 {} 与今天之间。", card.onset_date),
-                format!(
-                    "The date of death must lie between the onset date {} and today.",
-                    card.onset_date
-                ),
-            ));
-        }
+    if let Some(death) = card.death_date
+        && (death < card.onset_date || death > today)
+    {
+        p.push(Problem::new(
+            "death_date",
+            format!("死亡日期应在发病日期 {} 与今天之间。", card.onset_date),
+            format!(
+                "The date of death must lie between the onset date {} and today.",
+                card.onset_date
+            ),
+        ));
     }
 
     // Children: guardian, phone, 人群分类.

@@ -116,14 +116,14 @@ pub fn validate(case: &FoodborneCase, now: NaiveDateTime) -> Result<(), Vec<Prob
             "Choose symptoms from the list.",
         ));
     }
-    if let (Some(meal), Some(ill)) = (case.shared_meal, case.shared_ill) {
-        if ill > meal {
-            p.push(Problem::new(
-                "shared_ill",
-                format!("发病人数 {ill} 多于共同进餐人数 {meal}。"),
-                format!("{ill} ill is more than the {meal} who shared the meal."),
-            ));
-        }
+    if let (Some(meal), Some(ill)) = (case.shared_meal, case.shared_ill)
+        && ill > meal
+    {
+        p.push(Problem::new(
+            "shared_ill",
+            format!("发病人数 {ill} 多于共同进餐人数 {meal}。"),
+            format!("{ill} ill is more than the {meal} who shared the meal."),
+        ));
     }
     match DivisionCode::parse(case.address_code.trim()) {
         Ok(c) if c.level() >= Level::County => {}
