@@ -25,6 +25,7 @@ pub mod job;
 pub mod migrate;
 pub mod notifiable;
 pub mod org;
+pub mod programme;
 pub mod quality;
 pub mod resident;
 pub mod session;

@@ -36,6 +36,7 @@ mod crypto;
 mod encounters;
 mod jobs;
 mod notifiable;
+mod programmes;
 mod quality;
 mod residents;
 mod schema;
