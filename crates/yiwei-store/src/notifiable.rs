@@ -821,7 +821,8 @@ pub async fn timeliness_by_institution(
     to: NaiveDate,
 ) -> Result<Vec<InstitutionTimeliness>> {
     let (low, high) = root.subtree_range();
-    let rows: Vec<(i64, String, bool, DateTime<Utc>, DateTime<Utc>)> = on_pool!(store, |pool| {
+    type Timed = (i64, String, bool, DateTime<Utc>, DateTime<Utc>);
+    let rows: Vec<Timed> = on_pool!(store, |pool| {
         sqlx::query_as(
             "SELECT c.institution_id, i.name, c.on_time, c.diagnosed_at, c.reported_at \
              FROM case_report c JOIN institution i ON i.id = c.institution_id \
@@ -1441,16 +1442,16 @@ pub async fn insert_history_batch(
     let mut skipped = 0;
     let mut tx = store.begin().await?;
     for h in cases {
-        let row: Option<(String, String, Option<NaiveDate>, String, Option<Vec<u8>>)> =
-            on_tx!(&mut tx, |conn| {
-                sqlx::query_as(
-                    "SELECT name, sex, birth_date, division_code, phone_enc FROM resident \
+        type Record = (String, String, Option<NaiveDate>, String, Option<Vec<u8>>);
+        let row: Option<Record> = on_tx!(&mut tx, |conn| {
+            sqlx::query_as(
+                "SELECT name, sex, birth_date, division_code, phone_enc FROM resident \
                      WHERE id = $1 AND merged_into IS NULL",
-                )
-                .bind(h.resident_id)
-                .fetch_optional(&mut *conn)
-                .await
-            })?;
+            )
+            .bind(h.resident_id)
+            .fetch_optional(&mut *conn)
+            .await
+        })?;
         let Some((name, sex, birth, division, phone_enc)) = row else {
             skipped += 1;
             continue;

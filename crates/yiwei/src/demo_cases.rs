@@ -53,7 +53,10 @@ pub const DAYS: i64 = 3 * 365 + 60;
 pub const WARNING_DAYS: u32 = 60;
 
 /// (code, subtype, per 100,000 a year, peak months with their weight).
-const DISEASES: &[(&str, Option<&str>, f64, &[(u32, f64)])] = &[
+/// (month, weight) of a season.
+type Peaks = &'static [(u32, f64)];
+
+const DISEASES: &[(&str, Option<&str>, f64, Peaks)] = &[
     (
         "hfmd",
         None,
