@@ -52,6 +52,8 @@ pub struct WebConfig {
     /// The address clients reach this server at, e.g. `http://127.0.0.1:8080`; used for
     /// absolute URLs in FHIR Bundles.
     pub public_url: String,
+    /// The reporting rules of notifiable diseases that are configuration.
+    pub notifiable: yiwei_store::notifiable::Settings,
 }
 
 /// Shared state of every handler.
@@ -132,6 +134,16 @@ pub fn app(store: Store, config: WebConfig) -> Router {
             get(pages::exam::show),
         )
         .route("/residents/{id}/timeline", get(pages::exam::timeline_page))
+        .route(
+            "/residents/{id}/cases/new",
+            get(pages::notifiable::new_form).post(pages::notifiable::create),
+        )
+        .route("/cases/{id}", get(pages::notifiable::show))
+        .route("/cases/{id}/review", post(pages::notifiable::review))
+        .route("/cdc/review", get(pages::notifiable::queue))
+        .route("/warnings", get(pages::notifiable::signals))
+        .route("/warnings/{id}", get(pages::notifiable::signal))
+        .route("/warnings/{id}/step", post(pages::notifiable::step))
         .route("/residents/{id}/reveal", post(pages::resident::reveal))
         .route(
             "/residents/{id}/break-glass",

@@ -58,6 +58,10 @@ pub fn nav_for(user: &User, path: &str) -> Vec<NavItem> {
             items.push(("/residents", "nav.residents"));
         }
         items.push(("/residents/quality", "nav.quality"));
+        items.push(("/warnings", "nav.warnings"));
+        if role == Role::CdcStaff {
+            items.push(("/cdc/review", "nav.case_review"));
+        }
         if matches!(
             role,
             Role::TeamMember | Role::VillageDoctor | Role::Clinician

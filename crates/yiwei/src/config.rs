@@ -365,6 +365,12 @@ impl Config {
             county_name: self.county.name.clone(),
             utc_offset_hours: self.county.utc_offset_hours,
             public_url: format!("http://{}", self.listen),
+            notifiable: yiwei_store::notifiable::Settings {
+                duplicate_window_days: self.notifiable.duplicate_window_days,
+                utc_offset_hours: self.county.utc_offset_hours,
+                county: county.clone(),
+                foodborne_deadline_hours: self.notifiable.foodborne_deadline_hours,
+            },
         })
     }
 }

@@ -7,6 +7,7 @@ pub mod division;
 pub mod exam;
 pub mod home;
 pub mod login;
+pub mod notifiable;
 pub mod org;
 pub mod quality;
 pub mod record;

@@ -5,5 +5,6 @@ mod browser;
 mod contracts;
 mod encounters;
 mod http;
+mod notifiable;
 mod records;
 mod support;
