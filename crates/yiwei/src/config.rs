@@ -361,7 +361,7 @@ impl Config {
             session_idle: chrono::Duration::minutes(s.session_idle_minutes),
             break_glass: chrono::Duration::hours(s.break_glass_hours),
             secure_cookies: s.secure_cookies,
-            county,
+            county: county.clone(),
             county_name: self.county.name.clone(),
             utc_offset_hours: self.county.utc_offset_hours,
             public_url: format!("http://{}", self.listen),

@@ -92,7 +92,11 @@ impl FormPage {
     }
 }
 
-fn options(tr: Tr) -> (Vec<Opt>, Vec<Opt>, Vec<Opt>, Vec<Opt>, Vec<Opt>, Vec<Opt>) {
+/// The select options of a card: diseases, subtypes, classifications, courses,
+/// occupations, 病人属于.
+type CardOptions = (Vec<Opt>, Vec<Opt>, Vec<Opt>, Vec<Opt>, Vec<Opt>, Vec<Opt>);
+
+fn options(tr: Tr) -> CardOptions {
     let en = tr.lang == Lang::En;
     let today = Utc::now().date_naive();
     let diseases = disease::in_force(today)
