@@ -939,6 +939,44 @@ pub async fn case_list(
     Ok(crate::notifiable::list(store, root, filter, limit, offset).await?)
 }
 
+/// Cards for the FHIR Condition search. With `resident_id`, the resident's cards inside
+/// `root` (default: the county of the record, as [`cases_of`]), checked against the record
+/// and audited as one read of it; without, the cards inside `root` for CDC staff, as
+/// [`case_list`].
+pub async fn find_cases(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: Option<i64>,
+    root: Option<&DivisionCode>,
+    filter: &crate::notifiable::CaseFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<crate::notifiable::CaseReport>, i64), AccessError> {
+    match resident_id {
+        Some(resident_id) => {
+            read_checked(store, viewer, resident_id, "case_reports", resident_id).await?;
+            let root = match root {
+                Some(r) => r.clone(),
+                None => {
+                    let division = resident::scope(store, resident_id).await?.division;
+                    division
+                        .ancestor_at(yiwei_domain::division::Level::County)
+                        .unwrap_or(division)
+                }
+            };
+            let filter = crate::notifiable::CaseFilter {
+                resident_id: Some(resident_id),
+                ..filter.clone()
+            };
+            Ok(crate::notifiable::list(store, &root, &filter, limit, offset).await?)
+        }
+        None => {
+            let root = root.unwrap_or(&viewer.user.reach);
+            case_list(store, viewer, root, filter, limit, offset).await
+        }
+    }
+}
+
 /// Review a card (accept, return, delete as duplicate, revise): CDC staff whose reach holds
 /// the card; audited as `update` in the review's transaction. Returns the correction card's
 /// id for a revision.

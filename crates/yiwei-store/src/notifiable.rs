@@ -454,6 +454,12 @@ pub struct CaseFilter {
     /// Diagnosed on or after / before (exclusive).
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
+    /// Onset on or after / before (exclusive).
+    pub onset_from: Option<NaiveDate>,
+    pub onset_to: Option<NaiveDate>,
+    /// Reported at or after / before (exclusive).
+    pub reported_from: Option<DateTime<Utc>>,
+    pub reported_to: Option<DateTime<Utc>>,
 }
 
 /// Cards inside `root` (the resident's village at report time), newest first, with the
@@ -487,11 +493,24 @@ pub(crate) async fn list(
         conditions.push(format!("c.disease = ${n}"));
     }
     let mut dates = Vec::new();
-    for (bound, op) in [(filter.from, ">="), (filter.to, "<")] {
+    for (column, bound, op) in [
+        ("diagnosed_on", filter.from, ">="),
+        ("diagnosed_on", filter.to, "<"),
+        ("onset_date", filter.onset_from, ">="),
+        ("onset_date", filter.onset_to, "<"),
+    ] {
         if let Some(d) = bound {
             n += 1;
             dates.push(d);
-            conditions.push(format!("c.diagnosed_on {op} ${n}"));
+            conditions.push(format!("c.{column} {op} ${n}"));
+        }
+    }
+    let mut instants = Vec::new();
+    for (bound, op) in [(filter.reported_from, ">="), (filter.reported_to, "<")] {
+        if let Some(t) = bound {
+            n += 1;
+            instants.push(t);
+            conditions.push(format!("c.reported_at {op} ${n}"));
         }
     }
     let resident = filter.resident_id;
@@ -520,6 +539,10 @@ pub(crate) async fn list(
         for d in &dates {
             q = q.bind(*d);
             c = c.bind(*d);
+        }
+        for t in &instants {
+            q = q.bind(*t);
+            c = c.bind(*t);
         }
         if let Some(r) = resident {
             q = q.bind(r);
@@ -732,6 +755,63 @@ pub async fn refresh_counts(store: &Store, from: NaiveDate, to: NaiveDate) -> Re
     })?;
     tx.commit().await?;
     Ok(n)
+}
+
+/// Cases of one day, disease and village, counted live from the cards.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VillageCount {
+    pub day: NaiveDate,
+    pub disease: String,
+    /// The village code the card was written for.
+    pub division: String,
+    pub n: i64,
+}
+
+/// The cards that count (pending, probable duplicate, accepted) inside `root`, by local
+/// diagnosis day, disease and village, for `[from, to]` (inclusive), optionally of one
+/// disease. Read from `case_report` itself rather than from [`day_counts`], so the
+/// statistics pages show a card the moment it is written or reviewed, not after the next
+/// warning run.
+pub async fn village_counts(
+    store: &Store,
+    root: &DivisionCode,
+    from: NaiveDate,
+    to: NaiveDate,
+    disease: Option<&str>,
+) -> Result<Vec<VillageCount>> {
+    let (low, high) = root.subtree_range();
+    let disease_sql = if disease.is_some() {
+        " AND disease = $5"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT diagnosed_on, disease, division_code, COUNT(*) AS n FROM case_report \
+         WHERE diagnosed_on >= $1 AND diagnosed_on <= $2 AND division_code >= $3 \
+         AND division_code < $4 AND status IN ('pending', 'probable_duplicate', 'accepted'){disease_sql} \
+         GROUP BY diagnosed_on, disease, division_code ORDER BY diagnosed_on, disease, division_code"
+    );
+    on_pool!(store, |pool| {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(from)
+            .bind(to)
+            .bind(&low)
+            .bind(&high);
+        if let Some(d) = disease {
+            q = q.bind(d.to_owned());
+        }
+        let rows = q.fetch_all(pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(VillageCount {
+                    day: r.col("diagnosed_on")?,
+                    disease: r.col("disease")?,
+                    division: r.col("division_code")?,
+                    n: r.col("n")?,
+                })
+            })
+            .collect()
+    })
 }
 
 /// The daily counts (from [`refresh_counts`]) inside `root` for `[from, to]`.
@@ -1150,6 +1230,8 @@ fn signal_row(row: &impl Row) -> Result<Signal> {
 pub struct SignalFilter {
     pub statuses: Vec<SignalStatus>,
     pub disease: Option<String>,
+    /// The warning method (`fixed`, `mpm`, `ears_c1` …).
+    pub method: Option<String>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
 }
@@ -1182,6 +1264,11 @@ pub async fn signals(
         n += 1;
         texts.push(d.clone());
         conditions.push(format!("s.disease = ${n}"));
+    }
+    if let Some(m) = &filter.method {
+        n += 1;
+        texts.push(m.clone());
+        conditions.push(format!("s.method = ${n}"));
     }
     let mut dates = Vec::new();
     for (bound, op) in [(filter.from, ">="), (filter.to, "<")] {

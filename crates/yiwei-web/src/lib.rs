@@ -222,6 +222,10 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/Observation/{id}", get(fhir::observation::read))
         .route("/CareTeam", get(fhir::care_team::search))
         .route("/CareTeam/{id}", get(fhir::care_team::read))
+        .route("/Condition", get(fhir::condition::search))
+        .route("/Condition/{id}", get(fhir::condition::read))
+        .route("/DetectedIssue", get(fhir::detected_issue::search))
+        .route("/DetectedIssue/{id}", get(fhir::detected_issue::read))
         .route("/EpisodeOfCare", get(fhir::episode_of_care::search))
         .route("/EpisodeOfCare/{id}", get(fhir::episode_of_care::read))
         .fallback(fhir_unknown);
