@@ -141,6 +141,8 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/cases/{id}", get(pages::notifiable::show))
         .route("/cases/{id}/review", post(pages::notifiable::review))
         .route("/cdc/review", get(pages::notifiable::queue))
+        .route("/cdc/statistics", get(pages::notifiable_stats::statistics))
+        .route("/cdc/timeliness", get(pages::notifiable_stats::timeliness))
         .route("/warnings", get(pages::notifiable::signals))
         .route("/warnings/{id}", get(pages::notifiable::signal))
         .route("/warnings/{id}/step", post(pages::notifiable::step))

@@ -8,6 +8,7 @@ pub mod exam;
 pub mod home;
 pub mod login;
 pub mod notifiable;
+pub mod notifiable_stats;
 pub mod org;
 pub mod quality;
 pub mod record;
