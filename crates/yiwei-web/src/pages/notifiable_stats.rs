@@ -615,21 +615,19 @@ pub async fn timeliness(
     if !yiwei_domain::access::may_see_aggregate(&user.actor(), &area) {
         return Err(PageError::Forbidden);
     }
-    let area_division = division::get(&state.store, &area).await.map_err(|e| match e {
-        yiwei_store::StoreError::NotFound(_) => PageError::BadRequest(say(
-            tr,
-            &format!("没有行政区划 {area}"),
-            &format!("there is no division {area} in this county"),
-        )),
-        other => other.into(),
-    })?;
-    let list = notifiable::timeliness_by_institution(
-        &state.store,
-        &area,
-        from,
-        to + Duration::days(1),
-    )
-    .await?;
+    let area_division = division::get(&state.store, &area)
+        .await
+        .map_err(|e| match e {
+            yiwei_store::StoreError::NotFound(_) => PageError::BadRequest(say(
+                tr,
+                &format!("没有行政区划 {area}"),
+                &format!("there is no division {area} in this county"),
+            )),
+            other => other.into(),
+        })?;
+    let list =
+        notifiable::timeliness_by_institution(&state.store, &area, from, to + Duration::days(1))
+            .await?;
     let (reported, on_time) = list
         .iter()
         .fold((0, 0), |(r, o), t| (r + t.reported, o + t.on_time));

@@ -2,6 +2,7 @@
 //! when `YIWEI_TEST_PG_URL` is set, on PostgreSQL; and browser tests in headless Chromium.
 
 mod browser;
+mod cdc;
 mod contracts;
 mod encounters;
 mod http;
