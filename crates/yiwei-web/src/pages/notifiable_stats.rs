@@ -266,6 +266,7 @@ pub struct Figures {
     pub weeks: Vec<(NaiveDate, i64)>,
 }
 
+#[expect(clippy::too_many_arguments, reason = "the filters of one query, named")]
 async fn figures(
     state: &AppState,
     area: &DivisionCode,
