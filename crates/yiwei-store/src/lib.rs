@@ -24,6 +24,7 @@ mod error;
 pub mod immunization;
 pub mod job;
 pub mod migrate;
+pub mod notifiable;
 pub mod org;
 pub mod programme;
 pub mod programme_indicator;

@@ -37,6 +37,7 @@ mod empi_weights;
 mod encounters;
 mod immunization;
 mod jobs;
+mod notifiable;
 mod programme_indicators;
 mod programmes;
 mod quality;

@@ -2,10 +2,12 @@
 //! when `YIWEI_TEST_PG_URL` is set, on PostgreSQL; and browser tests in headless Chromium.
 
 mod browser;
+mod cdc;
 mod contracts;
 mod encounters;
 mod http;
 mod immunization;
+mod notifiable;
 mod programme_indicators;
 mod programmes;
 mod records;
