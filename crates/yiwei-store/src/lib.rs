@@ -22,6 +22,7 @@ pub mod empi;
 pub mod encounter;
 mod error;
 pub mod immunization;
+pub mod import;
 pub mod job;
 pub mod migrate;
 pub mod notifiable;

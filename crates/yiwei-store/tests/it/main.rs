@@ -36,6 +36,7 @@ mod crypto;
 mod empi_weights;
 mod encounters;
 mod immunization;
+mod import;
 mod jobs;
 mod notifiable;
 mod programme_indicators;
