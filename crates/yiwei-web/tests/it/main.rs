@@ -4,6 +4,7 @@
 mod browser;
 mod contracts;
 mod encounters;
+mod fhir_programmes;
 mod http;
 mod immunization;
 mod programme_indicators;
