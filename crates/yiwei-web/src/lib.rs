@@ -276,6 +276,10 @@ pub fn app(store: Store, config: WebConfig) -> Router {
             get(fhir::immunization::search).post(fhir::immunization::create),
         )
         .route("/Immunization/{id}", get(fhir::immunization::read))
+        .route("/CarePlan", get(fhir::care_plan::search))
+        .route("/CarePlan/{id}", get(fhir::care_plan::read))
+        .route("/Task", get(fhir::task::search))
+        .route("/Task/{id}", get(fhir::task::read))
         .fallback(fhir_unknown);
     Router::new()
         .merge(pages)

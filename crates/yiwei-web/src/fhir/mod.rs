@@ -9,6 +9,7 @@
 //! `next` and `previous` links in the Bundle.
 
 pub mod bundle;
+pub mod care_plan;
 pub mod care_team;
 pub mod condition;
 pub mod detected_issue;
@@ -19,6 +20,7 @@ pub mod location;
 pub mod observation;
 pub mod organization;
 pub mod patient;
+pub mod task;
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -363,7 +365,7 @@ pub fn capability_statement(base: &str) -> Value {
                 },
                 {
                     "type": "Observation",
-                    "documentation": "Measured figures of health exams (健康体检表), LOINC-coded with UCUM units; vital signs follow the R4 vital-signs profiles (blood pressure as a per-arm 85354-9 panel). Fasting glucose is 14771-0 (mmol/L). Search needs patient, subject or encounter.",
+                    "documentation": "Measured figures of health exams (健康体检表) and programme visits (随访), LOINC-coded with UCUM units, id <encounter id>-<figure>; vital signs follow the R4 vital-signs profiles (blood pressure as an 85354-9 panel, per arm for exams). Fasting glucose is 14771-0 (mmol/L). Search needs patient, subject or encounter.",
                     "interaction": [{"code": "read"}, {"code": "search-type"}],
                     "searchParam": params(&[
                         ("patient", "reference", "Patient/<id>"),
@@ -428,6 +430,30 @@ pub fn capability_statement(base: &str) -> Value {
                         ("date", "date", "occurrenceDateTime, with eq, ge, gt, le, lt"),
                         ("vaccine-code", "token", "[urn:yiwei:vaccine|]<code> (comma for or)"),
                         ("status", "token", "completed | entered-in-error (comma for or)"),
+                    ]),
+                },
+                {
+                    "type": "CarePlan",
+                    "documentation": "Public-health programmes (国家基本公共卫生服务项目): one plan per enrolment (enr-<id>), per age-based programme (age-<patient>-<programme>) and per condition programme enrolled from the record (rec-<patient>-<programme>), with _ written -. category is the programme (urn:yiwei:programme); activity.detail one per work-list row (not-started while open, cancelled when missed, statusReason as text, scheduledPeriod the window) and per visit (completed, outcomeReference the Encounter). Reads are audited; search needs patient.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id> (required, or subject)"),
+                        ("subject", "reference", "Patient/<id>"),
+                        ("status", "token", "active | completed (comma for or)"),
+                        ("category", "token", "[urn:yiwei:programme|]<programme code> (comma for or)"),
+                        ("date", "date", "period overlaps, with eq, ge, gt, le, lt"),
+                    ]),
+                },
+                {
+                    "type": "Task",
+                    "documentation": "The programme work list (工作清单): one Task per due visit, id <patient>.<programme>.<visit>.<YYYYMMDD>. status draft (upcoming), ready (due, overdue), cancelled (missed); businessStatus urn:yiwei:due-status keeps upcoming | due | overdue | missed. restriction.period is the window; basedOn the CarePlan. With patient: one audited read of the record; without: the work list of the user's area (list rule, one audit row; windows opening by the le bound or this month's end, misses of the last 31 days).",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id> (optional: without it, the user's area)"),
+                        ("subject", "reference", "Patient/<id>"),
+                        ("status", "token", "draft | ready | cancelled (comma for or)"),
+                        ("code", "token", "[urn:yiwei:programme|]<programme code> (comma for or)"),
+                        ("period", "date", "restriction.period (the window) overlaps, with eq, ge, gt, le, lt"),
                     ]),
                 }
             ]

@@ -5,6 +5,7 @@ mod browser;
 mod cdc;
 mod contracts;
 mod encounters;
+mod fhir_programmes;
 mod http;
 mod immunization;
 mod notifiable;
