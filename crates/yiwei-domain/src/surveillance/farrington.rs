@@ -202,17 +202,27 @@ impl FarringtonParams {
 }
 
 /// The design of one time point: rows used and their seasonal level.
+#[derive(Default)]
 struct Design {
     /// Indices (0-based) of the counts used, ascending.
     rows: Vec<usize>,
     /// Seasonal level of each row (1…noPeriods); `no_periods` is the reference level.
     level: Vec<usize>,
+    /// Level of every index up to k (`None` = not used); kept to avoid reallocating.
+    factor: Vec<Option<usize>>,
 }
 
-/// R's `blocks` + `algo.farrington.data.glm` for index k (0-based).
-fn design(params: &FarringtonParams, freq: usize, k: usize) -> Result<Design, SurveillanceError> {
+/// R's `blocks` + `algo.farrington.data.glm` for index k (0-based), into `d`.
+fn design(
+    params: &FarringtonParams,
+    freq: usize,
+    k: usize,
+    d: &mut Design,
+) -> Result<(), SurveillanceError> {
     let (b, w, p) = (params.b, params.w, params.no_periods);
-    let mut factor: Vec<Option<usize>> = vec![None; k + 1];
+    let factor = &mut d.factor;
+    factor.clear();
+    factor.resize(k + 1, None);
     for slot in &mut factor[k - w..=k] {
         *slot = Some(p);
     }
@@ -246,15 +256,19 @@ fn design(params: &FarringtonParams, freq: usize, k: usize) -> Result<Design, Su
     for slot in &mut factor[k.saturating_sub(excluded)..=k] {
         *slot = None;
     }
-    let (rows, level) = factor
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| f.map(|l| (i, l)))
-        .unzip();
-    Ok(Design { rows, level })
+    d.rows.clear();
+    d.level.clear();
+    for (i, f) in factor.iter().enumerate() {
+        if let Some(l) = *f {
+            d.rows.push(i);
+            d.level.push(l);
+        }
+    }
+    Ok(())
 }
 
 /// Columns: intercept, wtime (optional), one indicator per level above the lowest present.
+#[derive(Default)]
 struct Model {
     fit: GlmFit,
     /// The dispersion R's `summary(model)` reports, used for the trend test and the
@@ -270,72 +284,120 @@ struct Model {
     levels: Vec<usize>,
 }
 
-fn model_matrix(design: &Design, trend: bool) -> (Vec<f64>, usize, Vec<usize>) {
-    let mut levels: Vec<usize> = design.level.clone();
-    levels.sort_unstable();
-    levels.dedup();
-    let extra: Vec<usize> = levels.iter().skip(1).copied().collect();
+/// Buffers reused from one time point to the next.
+#[derive(Default)]
+struct Work {
+    design: Design,
+    y: Vec<f64>,
+    x: Vec<f64>,
+    ones: Vec<f64>,
+    s: Vec<f64>,
+    omega: Vec<f64>,
+    present: Vec<bool>,
+    x0: Vec<f64>,
+    glm: glm::Scratch,
+}
+
+/// The model matrix into `x` (n × p row-major) and the indicator levels into `extra`;
+/// returns p.
+fn model_matrix(
+    design: &Design,
+    trend: bool,
+    present: &mut Vec<bool>,
+    x: &mut Vec<f64>,
+    extra: &mut Vec<usize>,
+) -> usize {
+    // Distinct levels, ascending, without the lowest.
+    let top = design.level.iter().copied().max().unwrap_or(0);
+    present.clear();
+    present.resize(top + 1, false);
+    for &l in &design.level {
+        present[l] = true;
+    }
+    extra.clear();
+    extra.extend(
+        present
+            .iter()
+            .enumerate()
+            .filter_map(|(l, &on)| on.then_some(l))
+            .skip(1),
+    );
     let p = 1 + usize::from(trend) + extra.len();
-    let mut x = Vec::with_capacity(design.rows.len() * p);
+    x.clear();
+    x.reserve(design.rows.len() * p);
     for (row, level) in design.rows.iter().zip(&design.level) {
         x.push(1.0);
         if trend {
             x.push((row + 1) as f64);
         }
-        for l in &extra {
+        for l in extra.iter() {
             x.push(if l == level { 1.0 } else { 0.0 });
         }
     }
-    (x, p, extra)
+    p
 }
 
-/// R's `algo.farrington.fitGLM.flexible`.
+/// R's `algo.farrington.fitGLM.flexible`, into `model`; false when R gives no model.
 fn fit_flexible(
     params: &FarringtonParams,
-    design: &Design,
-    y: &[f64],
+    work: &mut Work,
     trend: bool,
     notes: &mut Vec<String>,
-) -> Option<Model> {
-    let ones = vec![1.0; y.len()];
+    model: &mut Model,
+) -> bool {
+    let Work {
+        design,
+        y,
+        x,
+        ones,
+        s,
+        omega,
+        present,
+        glm: scratch,
+        ..
+    } = work;
+    let y = &y[..];
+    ones.clear();
+    ones.resize(y.len(), 1.0);
     let mut trend = trend;
-    let (mut x, mut p, mut extra) = model_matrix(design, trend);
-    let mut fit = glm::fit(&x, p, y, &ones).filter(|f| f.converged);
-    if fit.is_none() && trend {
+    let mut p = model_matrix(design, trend, present, x, &mut model.levels);
+    let mut ok = glm::fit_into(scratch, &mut model.fit, x, p, y, ones) && model.fit.converged;
+    if !ok && trend {
         if params.glm_warnings {
             notes.push("no convergence with trend, refitted without".into());
         }
         trend = false;
-        (x, p, extra) = model_matrix(design, trend);
-        fit = glm::fit(&x, p, y, &ones).filter(|f| f.converged);
+        p = model_matrix(design, trend, present, x, &mut model.levels);
+        ok = glm::fit_into(scratch, &mut model.fit, x, p, y, ones) && model.fit.converged;
     }
-    let mut fit = fit?;
+    if !ok {
+        return false;
+    }
+    let fit = &mut model.fit;
     let mut phi = fit.dispersion.max(1.0);
     let mut summary_dispersion = fit.dispersion;
     let mut n_downweighted = 0;
     if params.reweight {
-        let s: Vec<f64> = y
-            .iter()
-            .zip(&fit.mu)
-            .zip(&fit.hat)
-            .map(|((&y, &mu), &h)| {
-                1.5 * (y.powf(2.0 / 3.0) * mu.powf(-1.0 / 6.0) - mu.sqrt())
-                    / (phi * (1.0 - h)).sqrt()
-            })
-            .collect();
+        s.clear();
+        s.extend(y.iter().zip(&fit.mu).zip(&fit.hat).map(|((&y, &mu), &h)| {
+            1.5 * (y.powf(2.0 / 3.0) * mu.powf(-1.0 / 6.0) - mu.sqrt()) / (phi * (1.0 - h)).sqrt()
+        }));
         let thr = params.weights_threshold;
         let denom: f64 = s
             .iter()
             .map(|&v| if v > thr { v.powi(-2) } else { 1.0 })
             .sum();
         let gamma = s.len() as f64 / denom;
-        let omega: Vec<f64> = s
-            .iter()
-            .map(|&v| if v > thr { gamma * v.powi(-2) } else { gamma })
-            .collect();
+        omega.clear();
+        omega.extend(
+            s.iter()
+                .map(|&v| if v > thr { gamma * v.powi(-2) } else { gamma }),
+        );
         n_downweighted = s.iter().filter(|&&v| v > thr).count();
         // R does not check convergence of the reweighted fit; neither do we, beyond a note.
-        fit = glm::fit(&x, p, y, &omega)?;
+        if !glm::fit_into(scratch, fit, x, p, y, omega) {
+            return false;
+        }
         if !fit.converged && params.glm_warnings {
             notes.push("reweighted fit did not converge".into());
         }
@@ -344,7 +406,7 @@ fn fit_flexible(
         summary_dispersion = if df_residual > 0 {
             y.iter()
                 .zip(&fit.mu)
-                .zip(&omega)
+                .zip(omega.iter())
                 .map(|((&y, &mu), &w)| w * ((y - mu) / mu).powi(2))
                 .sum::<f64>()
                 / df_residual as f64
@@ -352,20 +414,17 @@ fn fit_flexible(
             f64::NAN
         };
     }
-    Some(Model {
-        fit,
-        summary_dispersion,
-        p,
-        trend,
-        phi,
-        n_downweighted,
-        levels: extra,
-    })
+    model.summary_dispersion = summary_dispersion;
+    model.p = p;
+    model.trend = trend;
+    model.phi = phi;
+    model.n_downweighted = n_downweighted;
+    true
 }
 
 /// Linear predictor and its standard error at index k for the reference level.
-fn predict(model: &Model, k: usize, no_periods: usize) -> (f64, f64) {
-    let mut x0 = Vec::with_capacity(model.p);
+fn predict(model: &Model, k: usize, no_periods: usize, x0: &mut Vec<f64>) -> (f64, f64) {
+    x0.clear();
     x0.push(1.0);
     if model.trend {
         x0.push((k + 1) as f64);
@@ -408,28 +467,36 @@ pub(super) fn evaluate(
     let z = qnorm(1.0 - params.alpha);
     let counts = series.counts;
     let mut out = Vec::with_capacity(at.len());
+    let mut work = Work::default();
+    let mut model_buf = Model::default();
     for k in at {
-        let design = design(params, freq, k)?;
-        let y: Vec<f64> = design.rows.iter().map(|&i| f64::from(counts[i])).collect();
+        design(params, freq, k, &mut work.design)?;
+        work.y.clear();
+        work.y
+            .extend(work.design.rows.iter().map(|&i| f64::from(counts[i])));
         let observed = f64::from(counts[k]);
         let mut notes = Vec::new();
-        let mut model = fit_flexible(params, &design, &y, params.trend, &mut notes);
+        let mut have_model =
+            fit_flexible(params, &mut work, params.trend, &mut notes, &mut model_buf);
         let mut trend_note = String::from("no trend");
-        if let Some(m) = model.as_ref().filter(|m| m.trend) {
-            let (eta, _) = predict(m, k, params.no_periods);
+        if have_model && model_buf.trend {
+            let m = &model_buf;
+            let (eta, _) = predict(m, k, params.no_periods, &mut work.x0);
             let fit_response = eta.exp().max(f64::EPSILON);
             let se_trend = (m.fit.cov_unscaled[p_index(m.p, 1)] * m.summary_dispersion).sqrt();
-            let p_value = t_two_sided_p(m.fit.coef[1] / se_trend, (y.len() - m.p) as f64);
+            let p_value = t_two_sided_p(m.fit.coef[1] / se_trend, (work.y.len() - m.p) as f64);
             let significant = p_value < params.p_threshold_trend;
-            let max_y = y.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let max_y = work.y.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let keep = params.b >= 3 && significant && fit_response <= max_y;
             if keep {
                 trend_note = format!("trend kept (p = {p_value:.4})");
             } else {
                 trend_note = format!("trend dropped (p = {p_value:.4})");
-                model = fit_flexible(params, &design, &y, false, &mut notes);
+                have_model = fit_flexible(params, &mut work, false, &mut notes, &mut model_buf);
             }
         }
+        let design = &work.design;
+        let y = &work.y;
         let (from, to) = (
             design.rows.first().copied().unwrap_or(k),
             design.rows.last().copied().unwrap_or(k),
@@ -449,7 +516,7 @@ pub(super) fn evaluate(
             sd,
             note: String::new(),
         };
-        let Some(model) = model else {
+        if !have_model {
             notes.push("GLM did not converge with or without trend: no result (R gives NA)".into());
             baseline.note = notes.join("; ");
             out.push(Evaluation {
@@ -461,8 +528,9 @@ pub(super) fn evaluate(
                 baseline,
             });
             continue;
-        };
-        let (eta, se_eta) = predict(&model, k, params.no_periods);
+        }
+        let model = &model_buf;
+        let (eta, se_eta) = predict(model, k, params.no_periods, &mut work.x0);
         let phi = model.phi;
         let (upper, pred_fit, expected) = match params.threshold_method {
             ThresholdMethod::Delta => {
