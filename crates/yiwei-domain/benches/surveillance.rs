@@ -8,9 +8,15 @@
 //! (156 evaluated weeks). The Noufaily preset is timed on one disease (30 series) and
 //! scaled, because its 10-level seasonal GLM is ~20× the work.
 //!
+//! Each line gives wall time and the process CPU time (user + sys, from `/proc/self/stat`
+//! on Linux) spent in it, since the bench machine is shared. `YIWEI_BENCH_DIGEST=1` also
+//! prints a hash of every evaluation (bit patterns and notes), to check that an
+//! optimisation leaves the results unchanged.
+//!
 //! `YIWEI_BENCH_EXPORT=dir` also writes the series as CSV (`daily.csv`, `weekly.csv`) so
 //! `bench/warnings_vs_r.sh --bench` can time R on the same data.
 
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
 use std::time::Instant;
 
@@ -68,9 +74,62 @@ fn weekly_sums(daily: &[u32]) -> Vec<u32> {
     daily.chunks_exact(7).map(|w| w.iter().sum()).collect()
 }
 
-fn run(methods: &[Method], all: &[Vec<u32>], step: Step, eval_len: usize) -> (usize, usize) {
+/// Process CPU time (user + sys) in seconds, `NaN` where `/proc/self/stat` is missing.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: f64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<f64>().ok())
+        .sum();
+    ticks / 100.0 // USER_HZ is 100 on Linux
+}
+
+struct Timer {
+    wall: Instant,
+    cpu: f64,
+}
+
+impl Timer {
+    fn start() -> Self {
+        Timer {
+            wall: Instant::now(),
+            cpu: cpu_seconds(),
+        }
+    }
+    fn report(&self) -> String {
+        format!(
+            "{:>8.3} s (CPU {:.2} s)",
+            self.wall.elapsed().as_secs_f64(),
+            cpu_seconds() - self.cpu
+        )
+    }
+}
+
+/// Hash of one series' evaluations, when `YIWEI_BENCH_DIGEST` is set.
+fn digest(evals: &[yiwei_domain::surveillance::Evaluation]) -> u64 {
+    let mut h = DefaultHasher::new();
+    for e in evals {
+        e.index.hash(&mut h);
+        e.observed.to_bits().hash(&mut h);
+        e.threshold.map(f64::to_bits).hash(&mut h);
+        e.expected.map(f64::to_bits).hash(&mut h);
+        e.alarm.hash(&mut h);
+        let b = &e.baseline;
+        (b.from, b.to, b.n, b.mean.to_bits(), b.sd.to_bits(), &b.note).hash(&mut h);
+    }
+    h.finish()
+}
+
+fn run(methods: &[Method], all: &[Vec<u32>], step: Step, eval_len: usize) -> (usize, usize, u64) {
     let start = NaiveDate::from_ymd_opt(2020, 1, 6).expect("date");
-    let (mut points, mut alarms) = (0, 0);
+    let check = std::env::var_os("YIWEI_BENCH_DIGEST").is_some();
+    let (mut points, mut alarms, mut hash) = (0, 0, 0u64);
     for counts in all {
         let series = Series {
             counts,
@@ -82,9 +141,12 @@ fn run(methods: &[Method], all: &[Vec<u32>], step: Step, eval_len: usize) -> (us
                 .expect("series long enough");
             points += evals.len();
             alarms += evals.iter().filter(|e| e.alarm).count();
+            if check {
+                hash = hash.rotate_left(5) ^ digest(&evals);
+            }
         }
     }
-    (points, alarms)
+    (points, alarms, hash)
 }
 
 /// Run on two threads, half of the series each.
@@ -93,13 +155,18 @@ fn run_parallel(
     all: &[Vec<u32>],
     step: Step,
     eval_len: usize,
-) -> (usize, usize) {
+) -> (usize, usize, String) {
     let (a, b) = all.split_at(all.len() / 2);
     std::thread::scope(|s| {
         let h = s.spawn(|| run(methods, a, step, eval_len));
-        let (p2, a2) = run(methods, b, step, eval_len);
-        let (p1, a1) = h.join().expect("thread");
-        (p1 + p2, a1 + a2)
+        let (p2, a2, h2) = run(methods, b, step, eval_len);
+        let (p1, a1, h1) = h.join().expect("thread");
+        let digest = if std::env::var_os("YIWEI_BENCH_DIGEST").is_some() {
+            format!(" digest {h1:016x}{h2:016x}")
+        } else {
+            String::new()
+        };
+        (p1 + p2, a1 + a2, digest)
     })
 }
 
@@ -145,33 +212,33 @@ fn main() {
         "early warning: {} series ({DISEASES} diseases × {TOWNSHIPS} townships), {EVAL_DAYS} days evaluated, 2 threads",
         daily.len()
     );
-    let total = Instant::now();
+    let total = Timer::start();
     for method in &daily_methods {
-        let t = Instant::now();
-        let (points, alarms) =
+        let t = Timer::start();
+        let (points, alarms, digest) =
             run_parallel(std::slice::from_ref(method), &daily, Step::Day, EVAL_DAYS);
         println!(
-            "  {:<24} {points:>9} points {alarms:>7} alarms {:>8.3} s",
+            "  {:<24} {points:>9} points {alarms:>7} alarms {}{digest}",
             method.code(),
-            t.elapsed().as_secs_f64()
+            t.report()
         );
     }
-    let t = Instant::now();
-    let (points, alarms) = run_parallel(&farrington, &weekly, Step::Week, eval_weeks);
+    let t = Timer::start();
+    let (points, alarms, digest) = run_parallel(&farrington, &weekly, Step::Week, eval_weeks);
     println!(
-        "  {:<24} {points:>9} points {alarms:>7} alarms {:>8.3} s",
+        "  {:<24} {points:>9} points {alarms:>7} alarms {}{digest}",
         "farrington (weekly, b=3)",
-        t.elapsed().as_secs_f64()
+        t.report()
     );
-    let all_methods = total.elapsed().as_secs_f64();
-    println!("  all methods: {all_methods:.3} s (target < 5 s)");
+    println!("  all methods: {} (target < 5 s)", total.report());
 
-    let t = Instant::now();
+    let t = Timer::start();
     let one_disease = &weekly[..TOWNSHIPS];
-    let (points, _) = run_parallel(&noufaily, one_disease, Step::Week, eval_weeks);
-    let secs = t.elapsed().as_secs_f64();
+    let (points, _, digest) = run_parallel(&noufaily, one_disease, Step::Week, eval_weeks);
+    let secs = t.wall.elapsed().as_secs_f64();
     println!(
-        "  farrington noufaily (b=3) on 1 disease: {points} points in {secs:.3} s; ×{DISEASES} ≈ {:.1} s for all",
+        "  farrington noufaily (b=3) on 1 disease: {points} points in {}; ×{DISEASES} ≈ {:.1} s for all{digest}",
+        t.report(),
         secs * DISEASES as f64
     );
 }
