@@ -17,6 +17,7 @@
 
 pub mod access;
 pub mod area_code;
+pub mod booking;
 pub mod contract;
 pub mod division;
 pub mod ehr_quality;
@@ -31,4 +32,5 @@ pub mod org;
 pub mod person_input;
 pub mod programme;
 pub mod record_no;
+pub mod referral;
 pub mod ws365;
