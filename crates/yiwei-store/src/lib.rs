@@ -15,6 +15,7 @@
 pub mod access;
 pub mod audit;
 pub mod backup;
+pub mod booking;
 pub mod contract;
 pub mod crypto;
 pub mod division;
@@ -25,6 +26,7 @@ pub mod job;
 pub mod migrate;
 pub mod org;
 pub mod quality;
+pub mod referral;
 pub mod resident;
 pub mod session;
 pub mod user;

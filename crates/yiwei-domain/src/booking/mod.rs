@@ -389,6 +389,8 @@ pub enum Channel {
     Resident,
     /// A green-channel booking of an accepted referral (绿色通道).
     GreenChannel,
+    /// Booked by the system from the waitlist (候补) into a freed seat.
+    Waitlist,
 }
 
 impl Channel {
@@ -397,6 +399,7 @@ impl Channel {
             Channel::Staff => "staff",
             Channel::Resident => "resident",
             Channel::GreenChannel => "green_channel",
+            Channel::Waitlist => "waitlist",
         }
     }
 
@@ -405,6 +408,7 @@ impl Channel {
             "staff" => Some(Channel::Staff),
             "resident" => Some(Channel::Resident),
             "green_channel" => Some(Channel::GreenChannel),
+            "waitlist" => Some(Channel::Waitlist),
             _ => None,
         }
     }
@@ -497,7 +501,7 @@ pub fn check_booking(
 pub fn seats_for(rules: &ScheduleRules, capacity: u32, channel: Channel) -> u32 {
     match channel {
         Channel::GreenChannel => capacity,
-        Channel::Staff | Channel::Resident => rules.ordinary_seats(capacity),
+        Channel::Staff | Channel::Resident | Channel::Waitlist => rules.ordinary_seats(capacity),
     }
 }
 
