@@ -33,4 +33,5 @@ pub mod person_input;
 pub mod programme;
 pub mod record_no;
 pub mod referral;
+pub mod surveillance;
 pub mod ws365;

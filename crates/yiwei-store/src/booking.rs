@@ -11,8 +11,7 @@
 //!    processes cannot both take the last seat; a CHECK (`booked <= capacity`) backs it;
 //! 3. insert the booking, refused by the unique index `booking_active_resident` if the
 //!    resident already holds the slot;
-//! 4. queue the confirmation and the reminder in `booking_message`, and append the audit
-//!    row;
+//! 4. queue the confirmation in the `outbox` (migration 0007), and append the audit row;
 //! 5. commit. Anything failing before the commit rolls back all of it, so a crash leaves no
 //!    half booking: never a raised counter without its booking row.
 //!
@@ -564,12 +563,8 @@ async fn no_show_dates(tx: &mut Tx<'_>, resident_id: i64) -> Result<Vec<NaiveDat
     })
 }
 
-/// A message for the outbox. Bodies name an institution, a time and a booking number,
-/// never a person.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one message is these facts; a struct would only rename them"
-)]
+/// A message for the outbox (`outbox`, migration 0007). Bodies name an institution, a
+/// time and a booking number, never a person. A repeated dedupe key is ignored.
 async fn queue_message(
     tx: &mut Tx<'_>,
     resident_id: i64,
@@ -577,21 +572,18 @@ async fn queue_message(
     topic: &str,
     dedupe_key: &str,
     body: &str,
-    send_after: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<()> {
     on_tx!(tx, |conn| {
         sqlx::query(
-            "INSERT INTO booking_message (resident_id, division_code, topic, dedupe_key, body, \
-             send_after, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (dedupe_key) DO NOTHING",
+            "INSERT INTO outbox (resident_id, division_code, topic, dedupe_key, body, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING",
         )
         .bind(resident_id)
         .bind(division)
         .bind(topic)
         .bind(dedupe_key)
         .bind(body)
-        .bind(send_after)
         .bind(now)
         .execute(&mut *conn)
         .await?;
@@ -621,7 +613,7 @@ pub(crate) struct Booker<'a> {
 }
 
 /// Book inside `tx`: check, take a seat with the conditional update, insert, queue the
-/// confirmation and reminder. Returns the booking id. The caller commits.
+/// confirmation. Returns the booking id. The caller commits.
 pub(crate) async fn book_in(
     tx: &mut Tx<'_>,
     slot_id: i64,
@@ -709,19 +701,6 @@ pub(crate) async fn book_in(
         &format!("booking:{id}:confirm"),
         &format!("【预约成功】{place} {label}，预约号 {id}。如需取消请提前办理。"),
         when.now,
-        when.now,
-    )
-    .await?;
-    let remind_at = (slot.starts_at - Duration::hours(24)).max(when.now);
-    queue_message(
-        tx,
-        who.resident_id,
-        who.division,
-        "booking_reminder",
-        &format!("booking:{id}:remind"),
-        &format!("【就诊提醒】您预约的 {place} {label} 即将开始，预约号 {id}。"),
-        remind_at,
-        when.now,
     )
     .await?;
     Ok(id)
@@ -779,7 +758,7 @@ pub(crate) async fn cancel_in(
             .execute(&mut *conn)
             .await?;
         sqlx::query(
-            "UPDATE booking_message SET status = 'cancelled' WHERE dedupe_key = $1 AND status = 'pending'",
+            "UPDATE outbox SET status = 'cancelled' WHERE dedupe_key = $1 AND status = 'pending'",
         )
         .bind(format!("booking:{id}:remind"))
         .execute(&mut *conn)
@@ -796,7 +775,6 @@ pub(crate) async fn cancel_in(
             "【预约已取消】{place} {}，预约号 {id}。",
             slot.label(when.offset_hours)
         ),
-        when.now,
         when.now,
     )
     .await?;
@@ -1137,7 +1115,56 @@ pub(crate) async fn institution_holds(
     Ok(n > 0)
 }
 
-/// A message waiting in the outbox.
+/// Queue the reminders (就诊提醒) of the bookings whose slot starts within `ahead` of
+/// `when`, once each (the dedupe key); returns how many were new. Run daily or hourly by
+/// the job runner; running it again queues nothing twice.
+pub async fn queue_reminders(store: &Store, when: When, ahead: Duration) -> Result<u64> {
+    let due: Vec<(i64, i64, String, DateTime<Utc>, DateTime<Utc>, String)> = on_pool!(
+        store,
+        |pool| {
+            sqlx::query_as(
+                "SELECT b.id, b.resident_id, b.division_code, s.starts_at, s.ends_at, i.name \
+                 FROM booking b JOIN slot s ON s.id = b.slot_id JOIN institution i ON i.id = b.institution_id \
+                 WHERE b.status = 'booked' AND s.starts_at > $1 AND s.starts_at <= $2 ORDER BY b.id",
+            )
+            .bind(when.now)
+            .bind(when.now + ahead)
+            .fetch_all(pool)
+            .await
+        }
+    )?;
+    let mut n = 0;
+    for chunk in due.chunks(500) {
+        let mut tx = store.begin().await?;
+        for (id, resident, division, starts, ends, place) in chunk {
+            let label = SlotLabel(
+                rules::to_local(*starts, when.offset_hours),
+                rules::to_local(*ends, when.offset_hours),
+            );
+            let key = format!("booking:{id}:remind");
+            let body = format!("【就诊提醒】您预约的 {place} {label} 即将开始，预约号 {id}。");
+            let new = on_tx!(&mut tx, |conn| {
+                sqlx::query(
+                    "INSERT INTO outbox (resident_id, division_code, topic, dedupe_key, body, created_at) \
+                     VALUES ($1, $2, 'booking_reminder', $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING",
+                )
+                .bind(*resident)
+                .bind(division.as_str())
+                .bind(&key)
+                .bind(&body)
+                .bind(when.now)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+            });
+            n += new;
+        }
+        tx.commit().await?;
+    }
+    Ok(n)
+}
+
+/// A booking message in the outbox.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
     pub id: i64,
@@ -1145,16 +1172,16 @@ pub struct Message {
     pub topic: String,
     pub dedupe_key: String,
     pub body: String,
-    pub send_after: DateTime<Utc>,
     pub status: String,
 }
 
-/// Messages of a resident (all when `None`), newest first.
+/// The booking messages of a resident (all when `None`), newest first.
 pub async fn messages(store: &Store, resident_id: Option<i64>, limit: i64) -> Result<Vec<Message>> {
     on_pool!(store, |pool| {
         let rows = sqlx::query(
-            "SELECT id, resident_id, topic, dedupe_key, body, send_after, status FROM booking_message \
-             WHERE ($1 IS NULL OR resident_id = $1) ORDER BY id DESC LIMIT $2",
+            "SELECT id, resident_id, topic, dedupe_key, body, status FROM outbox \
+             WHERE dedupe_key LIKE 'booking:%' AND ($1 IS NULL OR resident_id = $1) \
+             ORDER BY id DESC LIMIT $2",
         )
         .bind(resident_id)
         .bind(limit)
@@ -1168,7 +1195,6 @@ pub async fn messages(store: &Store, resident_id: Option<i64>, limit: i64) -> Re
                     topic: r.col("topic")?,
                     dedupe_key: r.col("dedupe_key")?,
                     body: r.col("body")?,
-                    send_after: r.col("send_after")?,
                     status: r.col("status")?,
                 })
             })

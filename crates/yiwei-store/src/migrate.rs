@@ -38,7 +38,12 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "contracts",
         include_str!("../migrations/sqlite/0006_contracts.sql"),
     ),
-    // 7–10 are taken by work in progress on other branches.
+    (
+        7,
+        "programmes",
+        include_str!("../migrations/sqlite/0007_programmes.sql"),
+    ),
+    // 8–10 are taken by work in progress on other branches.
     (
         11,
         "booking",
@@ -78,7 +83,12 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         "contracts",
         include_str!("../migrations/postgres/0006_contracts.sql"),
     ),
-    // 7–10 are taken by work in progress on other branches.
+    (
+        7,
+        "programmes",
+        include_str!("../migrations/postgres/0007_programmes.sql"),
+    ),
+    // 8–10 are taken by work in progress on other branches.
     (
         11,
         "booking",

@@ -136,20 +136,6 @@ CREATE TABLE referral_event (
 );
 CREATE INDEX referral_event_referral ON referral_event(referral_id, id);
 
--- Confirmations and reminders waiting to be sent (短信). The reminder outbox of issue 4 was
--- not on main when this was written; this table has the same shape (topic, dedupe_key,
--- body, pending → sent/cancelled) so the two can be merged. Bodies name no person: an
--- institution, a time and a booking number only.
-CREATE TABLE booking_message (
-    id            INTEGER PRIMARY KEY,
-    resident_id   INTEGER NOT NULL REFERENCES resident(id),
-    division_code TEXT NOT NULL,
-    topic         TEXT NOT NULL,
-    dedupe_key    TEXT NOT NULL UNIQUE,
-    body          TEXT NOT NULL,
-    send_after    TEXT NOT NULL,
-    created_at    TEXT NOT NULL,
-    status        TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'cancelled')),
-    sent_at       TEXT
-);
-CREATE INDEX booking_message_pending ON booking_message(status, send_after);
+-- Confirmations, cancellations and reminders go to the `outbox` of migration 0007 (topic
+-- `booking_*`, dedupe key `booking:<id>:<kind>`); reminders are queued the day before by
+-- `yiwei_store::booking::queue_reminders`, since the outbox has no send time.

@@ -168,7 +168,7 @@ async fn a_full_slot_refuses_the_next_booking_and_changes_nothing(store: Store) 
         .await
         .unwrap();
     let before = int(&store, "SELECT COUNT(*) FROM booking").await;
-    let messages = int(&store, "SELECT COUNT(*) FROM booking_message").await;
+    let messages = int(&store, "SELECT COUNT(*) FROM outbox").await;
     // Two ordinary seats of three: the third is the green channel's.
     let err = access::book(&store, &desk, f.c.chen, slot, when)
         .await
@@ -178,10 +178,7 @@ async fn a_full_slot_refuses_the_next_booking_and_changes_nothing(store: Store) 
         "{err}"
     );
     assert_eq!(int(&store, "SELECT COUNT(*) FROM booking").await, before);
-    assert_eq!(
-        int(&store, "SELECT COUNT(*) FROM booking_message").await,
-        messages
-    );
+    assert_eq!(int(&store, "SELECT COUNT(*) FROM outbox").await, messages);
     // The same resident twice: refused.
     let second = slot_ids(&store, f.schedule).await[1];
     access::book(&store, &desk, f.c.ana, second, when)
@@ -217,11 +214,34 @@ async fn a_past_slot_is_refused_and_a_booking_queues_confirmation_and_reminder(s
         .unwrap();
     let msgs = booking::messages(&store, Some(f.c.ana), 10).await.unwrap();
     let topics: Vec<&str> = msgs.iter().map(|m| m.topic.as_str()).collect();
-    assert_eq!(topics, ["booking_reminder", "booking_confirmed"]);
-    assert!(msgs[1].body.contains("环江县人民医院") && msgs[1].body.contains(&id.to_string()));
-    assert!(!msgs[1].body.contains("韦阿娜"), "messages name no person");
-    // The reminder goes out 24 hours before the slot (Tuesday 01:00 UTC − 24 h).
-    assert_eq!(msgs[0].send_after, monday_8am().now + Duration::hours(1));
+    assert_eq!(topics, ["booking_confirmed"]);
+    assert!(msgs[0].body.contains("环江县人民医院") && msgs[0].body.contains(&id.to_string()));
+    assert!(!msgs[0].body.contains("韦阿娜"), "messages name no person");
+    // Reminders are queued for slots starting within a day, once.
+    let ahead = Duration::hours(24);
+    assert_eq!(
+        booking::queue_reminders(&store, later(monday_8am(), -2), ahead)
+            .await
+            .unwrap(),
+        0
+    );
+    // The slot starts on Tuesday 01:00 UTC, 25 hours after Monday 08:00 local.
+    assert_eq!(
+        booking::queue_reminders(&store, later(monday_8am(), 2), ahead)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        booking::queue_reminders(&store, later(monday_8am(), 3), ahead)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        booking::messages(&store, Some(f.c.ana), 10).await.unwrap()[0].topic,
+        "booking_reminder"
+    );
     // The booking ties the resident to the hospital: its clinician may now open the record.
     let (_, basis) = access::open_resident(&store, &desk, f.c.ana).await.unwrap();
     assert_eq!(basis, Basis::Tie(Tie::Booking));
@@ -582,7 +602,10 @@ async fn accepting_a_declined_referral_is_refused_and_changes_nothing(store: Sto
         .await
         .unwrap();
     // Declining gave the held seat back.
-    assert_eq!(int(&store, "SELECT CAST(SUM(booked) AS BIGINT) FROM slot").await, 0);
+    assert_eq!(
+        int(&store, "SELECT CAST(SUM(booked) AS BIGINT) FROM slot").await,
+        0
+    );
     let (before, steps) = access::open_referral(&store, &receiver, id).await.unwrap();
     let err = access::move_referral(&store, &receiver, id, &Move::Accept, when)
         .await
