@@ -2,6 +2,7 @@
 //! integration tests can use the demo county as a fixture.
 
 pub mod bench;
+pub mod bench_booking;
 pub mod cli;
 pub mod config;
 pub mod demo;

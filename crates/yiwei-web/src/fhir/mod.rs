@@ -8,6 +8,7 @@
 //! supported). Paging uses `_count` (default 50, max 500) and `_offset`, with `self`,
 //! `next` and `previous` links in the Bundle.
 
+pub mod booking;
 pub mod bundle;
 pub mod care_team;
 pub mod encounter;
@@ -16,6 +17,7 @@ pub mod location;
 pub mod observation;
 pub mod organization;
 pub mod patient;
+pub mod referral;
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -379,6 +381,53 @@ pub fn capability_statement(base: &str) -> Value {
                         ("subject", "reference", "Patient/<id> (as patient)"),
                         ("status", "token", "active | inactive"),
                         ("_id", "token", "Logical id"),
+                    ]),
+                },
+                {
+                    "type": "Schedule",
+                    "documentation": "Booking schedules (排班) of an institution: actor the Organization (and Practitioner), serviceCategory urn:yiwei:service-kind, sessions in comment.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("actor", "reference", "Organization/<id>"),
+                        ("active", "token", "true | false"),
+                    ]),
+                },
+                {
+                    "type": "Slot",
+                    "documentation": "Bookable slots (号源): status free while an ordinary seat is left, busy when full, busy-unavailable when closed; seat counts in the urn:yiwei:slot-seats extension.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("schedule", "reference", "Schedule/<id>"),
+                        ("start", "date", "with eq, ge, gt, le, lt; dates without a zone are county time"),
+                        ("status", "token", "free | busy | busy-unavailable"),
+                    ]),
+                },
+                {
+                    "type": "Appointment",
+                    "documentation": "Bookings (预约). Create books participant Patient into slot[0] (409 when full or already held, 422 for a past or unopened slot); update with status cancelled cancels. Reads are audited; search needs patient.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create"}, {"code": "update"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id> (required, or actor)"),
+                        ("actor", "reference", "Patient/<id>"),
+                    ]),
+                },
+                {
+                    "type": "ServiceRequest",
+                    "documentation": "Two-way referrals (双向转诊): code urn:yiwei:referral-direction up|down, priority routine|urgent|stat, requester and performer the two Organizations. Reads are audited; search needs patient.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id> (required, or subject)"),
+                        ("subject", "reference", "Patient/<id>"),
+                        ("status", "token", "active | completed | revoked (comma for or)"),
+                    ]),
+                },
+                {
+                    "type": "Task",
+                    "documentation": "The receiving institution's work item for a referral: focus the ServiceRequest, owner the Organization, restriction.period.end the time to answer by. Search by owner (your institution) for the incoming queue.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("owner", "reference", "Organization/<your institution> (required)"),
+                        ("status", "token", "requested,accepted,in-progress: open items only"),
                     ]),
                 },
                 {

@@ -1,6 +1,7 @@
 //! Server-rendered pages. Each handler extracts, calls the store, and renders a template.
 
 pub mod admin;
+pub mod booking;
 pub mod codes;
 pub mod contract;
 pub mod division;
@@ -10,6 +11,7 @@ pub mod login;
 pub mod org;
 pub mod quality;
 pub mod record;
+pub mod referral;
 pub mod resident;
 
 use askama::Template;
