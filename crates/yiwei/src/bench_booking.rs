@@ -355,7 +355,7 @@ async fn phase(
         let first = p * per;
         let count = per.min(opts.clients.saturating_sub(first));
         let out = args.data_dir.join(format!("bench-{name}-{p}.out"));
-        let mut cmd = tokio::process::Command::new(&exe);
+        let mut cmd = std::process::Command::new(&exe);
         if let Some(config) = &args.config {
             cmd.arg("--config").arg(config);
         }
@@ -366,15 +366,22 @@ async fn phase(
         cmd.args(["bench", "booking-worker", "--phase", name])
             .args(["--first", &first.to_string(), "--count", &count.to_string()])
             .arg("--out")
-            .arg(&out)
-            .kill_on_drop(true);
+            .arg(&out);
         children.push((cmd.spawn().context("cannot start a worker")?, out));
     }
     let mut total = Outcome::default();
+    let deadline = Instant::now() + Duration::from_secs(600);
     for (mut child, out) in children {
-        let status = tokio::time::timeout(Duration::from_secs(600), child.wait())
-            .await
-            .context("a worker ran over 10 minutes")??;
+        let status = loop {
+            if let Some(status) = child.try_wait().context("waiting for a worker")? {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("a worker ran over 10 minutes and was stopped");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
         if !status.success() {
             bail!("a worker failed: {status}");
         }

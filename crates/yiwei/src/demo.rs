@@ -1620,7 +1620,7 @@ pub async fn build_with(
             display_name: u.display_name.clone(),
         });
     }
-    Ok(DemoCounty {
+    let demo = DemoCounty {
         county,
         logins,
         townships,
@@ -1635,7 +1635,9 @@ pub async fn build_with(
         county_hospital_id: hospital,
         cdc_id: cdc,
         sien_centre_id: sien_centre,
-    })
+    };
+    crate::demo_booking::add(store, &demo).await?;
+    Ok(demo)
 }
 
 /// The demo accounts already in a store, for a second start of `yiwei demo`.

@@ -6,5 +6,6 @@ pub mod bench_booking;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod demo_booking;
 pub mod import;
 pub mod jobs;
