@@ -3,13 +3,40 @@
 //!
 //! Each kind is idempotent (running it twice does no harm), because a job whose runner
 //! died is run again after its lease (see `yiwei_store::job`). Kinds so far:
-//! - `session_sweep`: delete sessions idle past the limit (every 10 minutes).
+//! - `session_sweep`: delete sessions idle past the limit (every 10 minutes);
+//! - `booking_upkeep`: queue the reminders of bookings starting within a day, and expire
+//!   referrals no one answered in time (every 10 minutes; both idempotent).
 
 use anyhow::Result;
 use chrono::{DateTime, Duration, Timelike, Utc};
 use yiwei_store::{Store, job, session};
 
 pub const SESSION_SWEEP: &str = "session_sweep";
+pub const BOOKING_UPKEEP: &str = "booking_upkeep";
+
+// FIXME: take the county's offset from the configuration; the runner is not given the
+// `Config` yet (only the session idle limit), and every county yiwei serves is at +8.
+const COUNTY_OFFSET_HOURS: i32 = 8;
+
+async fn booking_upkeep(store: &Store) -> Result<()> {
+    let when = yiwei_store::booking::When::now(COUNTY_OFFSET_HOURS);
+    let queued = yiwei_store::booking::queue_reminders(store, when, Duration::hours(24)).await?;
+    let expired = yiwei_store::referral::expire_due(
+        store,
+        when,
+        &yiwei_domain::referral::Timeliness::default(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("expiring referrals: {e}"))?;
+    if queued > 0 || expired > 0 {
+        tracing::info!(
+            reminders.queued = queued,
+            referrals.expired = expired,
+            "booking upkeep"
+        );
+    }
+    Ok(())
+}
 
 /// Enqueue the periodic jobs due by `now`. Dedup keys name the period, so calling this
 /// often (or from several processes) queues each period's job once.
@@ -21,6 +48,14 @@ pub async fn schedule(store: &Store, now: DateTime<Utc>) -> Result<()> {
     job::enqueue(
         store,
         SESSION_SWEEP,
+        &bucket.format("%Y-%m-%dT%H:%M").to_string(),
+        bucket,
+        "{}",
+    )
+    .await?;
+    job::enqueue(
+        store,
+        BOOKING_UPKEEP,
         &bucket.format("%Y-%m-%dT%H:%M").to_string(),
         bucket,
         "{}",
@@ -42,6 +77,7 @@ pub async fn run_due(store: &Store, worker: &str, session_idle: Duration) -> Res
                     }
                 })
                 .map_err(Into::into),
+            BOOKING_UPKEEP => booking_upkeep(store).await,
             other => Err(anyhow::anyhow!(
                 "unknown job kind {other:?} (a newer yiwei may run it)"
             )),
