@@ -36,22 +36,23 @@
 //! with a header line), pair completeness, precision, recall and F1, where a Review counts
 //! as not linked unless `--review-as-link` is given.
 //!
-//! `--em` is a diagnostic, not what the store does: it replaces the default `m` and `u` by
-//! estimates from the two files themselves, the way Splink trains a model: `u` from
-//! `--sample` random pairs (default 1,000,000), `m` and the share of matches among the
-//! candidate pairs by expectation maximisation with `u` fixed (Fellegi–Sunter, fields
-//! independent). The thresholds then follow the rule of [`Thresholds`]: review where the
-//! estimated prior odds of a pair are overcome (even odds), link 10 bits (1000 to 1) above,
-//! unless `--link`/`--review` are given. The comparison functions and the rules above the
-//! sum (ID cards, family counted once, twins) are the matcher's own.
+//! `--em` trains the weights on the two files with the product's own code,
+//! `yiwei_domain::empi::em::train` (what `yiwei empi train` runs on a county's residents):
+//! `u` from `--sample` random pairs (default 1,000,000), `m` by EM on the pairs of two
+//! blocking rules (the same birth date; the same village), each holding its blocked field
+//! out, and the prior from the sessions with their blocking undone. The thresholds then
+//! follow `Thresholds::from_prior`: review where the estimated prior odds of a pair are
+//! overcome (match probability 0.5, Splink's usual decision), link 10 bits (1000 to 1)
+//! above, unless `--link`/`--review` are given. The comparison functions and the rules above
+//! the sum (ID cards, family counted once, twins) are the matcher's own. The trained
+//! weights, beside the defaults, go to stderr.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use chrono::{Datelike, NaiveDate};
-use yiwei_domain::empi::{
-    self, Decision, FieldName, FieldWeights, Level, Person, Probabilities, Thresholds, Weights,
-};
+use yiwei_domain::empi::em::{self, Pattern, PatternCounts};
+use yiwei_domain::empi::{self, Decision, FieldName, Level, Person, Thresholds, Weights};
 use yiwei_domain::id_card::Sex;
 use yiwei_domain::name;
 
@@ -355,92 +356,60 @@ fn score_all(
     })
 }
 
-/// The compared fields, in the order `empi::compare` returns them.
-const FIELDS: [FieldName; 8] = [
-    FieldName::IdCard,
-    FieldName::Name,
-    FieldName::Sex,
-    FieldName::BirthDate,
-    FieldName::Phone,
-    FieldName::Village,
-    FieldName::Household,
-    FieldName::Address,
-];
-
-/// The levels of the eight fields of a pair, two bits each in the order of [`FIELDS`]:
-/// 0 exact, 1 close, 2 disagree, 3 missing.
-type Pattern = u16;
-
-fn pattern(a: &Person, b: &Person, w: &Weights) -> Pattern {
-    empi::compare(a, b, w)
-        .iter()
-        .enumerate()
-        .fold(0, |p, (f, c)| {
-            let code = match c.level {
-                Level::Exact => 0,
-                Level::Close => 1,
-                Level::Disagree => 2,
-                Level::Missing => 3,
-            };
-            p | (code << (2 * f))
-        })
-}
-
-/// How often each pattern occurs among `pairs` (indices into `a` and `b`).
+/// The patterns of `pairs` (indices into `a` and `b`), counted on `threads` threads.
 fn count_patterns(
     a: &[Record],
     b: &[Record],
     pairs: &[(u32, u32)],
     threads: usize,
-) -> HashMap<Pattern, u64> {
-    let w = Weights::default();
+) -> PatternCounts {
     let chunk = pairs.len().div_ceil(threads.max(1)).max(1);
     std::thread::scope(|s| {
         let handles: Vec<_> = pairs
             .chunks(chunk)
             .map(|part| {
-                let w = &w;
                 s.spawn(move || {
-                    let mut counts: HashMap<Pattern, u64> = HashMap::new();
-                    for &(i, j) in part {
-                        let p = pattern(&a[i as usize].person, &b[j as usize].person, w);
-                        *counts.entry(p).or_default() += 1;
-                    }
-                    counts
+                    part.iter()
+                        .map(|&(i, j)| Pattern::of(&a[i as usize].person, &b[j as usize].person))
+                        .collect::<PatternCounts>()
                 })
             })
             .collect();
-        let mut total: HashMap<Pattern, u64> = HashMap::new();
+        let mut total = PatternCounts::new();
         for h in handles {
-            for (p, n) in h.join().expect("a counting thread panicked") {
-                *total.entry(p).or_default() += n;
-            }
+            total.merge(&h.join().expect("a counting thread panicked"));
         }
         total
     })
 }
 
-fn field_mut(w: &mut Weights, field: FieldName) -> &mut FieldWeights {
-    match field {
-        FieldName::IdCard => &mut w.id_card,
-        FieldName::Name => &mut w.name,
-        FieldName::Sex => &mut w.sex,
-        FieldName::BirthDate => &mut w.birth_date,
-        FieldName::Phone => &mut w.phone,
-        FieldName::Village => &mut w.village,
-        FieldName::Household => &mut w.household,
-        FieldName::Address => &mut w.address,
+/// The pairs of `a × b` that share `key`, and the share of all pairs they are.
+fn block<K: std::hash::Hash + Eq>(
+    a: &[Record],
+    b: &[Record],
+    key: impl Fn(&Record) -> Option<K>,
+) -> (Vec<(u32, u32)>, f64) {
+    let mut by_key: HashMap<K, Vec<u32>> = HashMap::new();
+    for (j, r) in b.iter().enumerate() {
+        if let Some(k) = key(r) {
+            by_key.entry(k).or_default().push(j as u32);
+        }
     }
+    let mut pairs = Vec::new();
+    for (i, r) in a.iter().enumerate() {
+        if let Some(js) = key(r).and_then(|k| by_key.get(&k)) {
+            pairs.extend(js.iter().map(|&j| (i as u32, j)));
+        }
+    }
+    let share = pairs.len() as f64 / (a.len() as f64 * b.len() as f64).max(1.0);
+    (pairs, share)
 }
 
-fn levels_of(w: &FieldWeights) -> [Probabilities; 3] {
-    [w.exact, w.close, w.disagree]
-}
-
-/// `m` and `u` estimated from the files (see the module docs), and the prior probability
-/// that a pair of the whole `a × b` space is a match.
-fn estimate(a: &[Record], b: &[Record], cands: &[Vec<u32>], args: &Args) -> (Weights, f64) {
-    let defaults = Weights::default();
+/// Train the weights with the product's code (`yiwei_domain::empi::em::train`, what `yiwei
+/// empi train` runs on a county): `u` from `--sample` random pairs, `m` by EM on the pairs
+/// of two blocking rules, the same birth date and the same village (FEBRL's postcode), as
+/// Splink's FEBRL4 example trains on date of birth and on postcode.
+fn estimate(a: &[Record], b: &[Record], args: &Args) -> Result<em::Trained, String> {
     // u: levels among random pairs. A fixed xorshift64 seed, so runs repeat.
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = move || {
@@ -451,108 +420,29 @@ fn estimate(a: &[Record], b: &[Record], cands: &[Vec<u32>], args: &Args) -> (Wei
     };
     let random: Vec<(u32, u32)> = (0..args.sample)
         .map(|_| {
-            let i = (next() % a.len() as u64) as u32;
-            let j = (next() % b.len() as u64) as u32;
+            let i = (next() % a.len().max(1) as u64) as u32;
+            let j = (next() % b.len().max(1) as u64) as u32;
             (i, j)
         })
         .collect();
     let random = count_patterns(a, b, &random, args.threads);
-    let mut u = [[0.0f64; 3]; 8];
-    for (f, field) in FIELDS.iter().enumerate() {
-        let mut n = [0u64; 3];
-        for (p, c) in &random {
-            let code = usize::from((p >> (2 * f)) & 3);
-            if code < 3 {
-                n[code] += c;
-            }
-        }
-        let total: u64 = n.iter().sum();
-        let used = levels_of(defaults.field(*field));
-        for l in 0..3 {
-            u[f][l] = if total == 0 {
-                used[l].u
-            } else if used[l].m == 0.0 {
-                0.0
-            } else {
-                // A level never seen among random pairs is given half an occurrence.
-                (n[l] as f64).max(0.5) / total as f64
-            };
-        }
-    }
-    // m and the share of matches among candidate pairs: EM with u fixed.
-    let pairs: Vec<(u32, u32)> = cands
-        .iter()
-        .enumerate()
-        .flat_map(|(i, js)| js.iter().map(move |&j| (i as u32, j)))
-        .collect();
-    let observed: Vec<(Pattern, f64)> = count_patterns(a, b, &pairs, args.threads)
-        .into_iter()
-        .map(|(p, n)| (p, n as f64))
-        .collect();
-    let n_pairs: f64 = observed.iter().map(|(_, n)| n).sum();
-    let mut m = [[0.0f64; 3]; 8];
-    for (f, field) in FIELDS.iter().enumerate() {
-        for (l, level) in levels_of(defaults.field(*field)).iter().enumerate() {
-            m[f][l] = level.m;
-        }
-    }
-    let mut lambda = 0.1;
-    for _ in 0..500 {
-        let mut acc = [[0.0f64; 3]; 8];
-        let mut matches = 0.0;
-        for &(p, n) in &observed {
-            let (mut lm, mut lu) = (lambda, 1.0 - lambda);
-            for f in 0..8 {
-                let code = usize::from((p >> (2 * f)) & 3);
-                if code < 3 {
-                    lm *= m[f][code];
-                    lu *= u[f][code];
-                }
-            }
-            let share = if lm + lu > 0.0 { lm / (lm + lu) } else { 0.0 };
-            matches += n * share;
-            for (f, acc) in acc.iter_mut().enumerate() {
-                let code = usize::from((p >> (2 * f)) & 3);
-                if code < 3 {
-                    acc[code] += n * share;
-                }
-            }
-        }
-        let mut change = (matches / n_pairs.max(1.0) - lambda).abs();
-        lambda = matches / n_pairs.max(1.0);
-        for f in 0..8 {
-            let total: f64 = acc[f].iter().sum();
-            if total > 0.0 {
-                for l in 0..3 {
-                    let new = acc[f][l] / total;
-                    change = change.max((new - m[f][l]).abs());
-                    m[f][l] = new;
-                }
-            }
-        }
-        if change < 1e-9 {
-            break;
-        }
-    }
-    let mut w = defaults;
-    for (f, field) in FIELDS.iter().enumerate() {
-        let fw = field_mut(&mut w, *field);
-        let used = levels_of(fw);
-        let estimated = |l: usize| {
-            if used[l].m == 0.0 && used[l].u == 0.0 {
-                used[l]
-            } else {
-                Probabilities::new(m[f][l], u[f][l])
-            }
-        };
-        *fw = FieldWeights {
-            exact: estimated(0),
-            close: estimated(1),
-            disagree: estimated(2),
-        };
-    }
-    let prior = lambda * n_pairs / (a.len() as f64 * b.len() as f64).max(1.0);
-    (w, prior)
+    let (by_birth, birth_share) = block(a, b, |r| r.person.birth_date);
+    let (by_village, village_share) = block(a, b, |r| r.person.village.clone());
+    let sessions = vec![
+        em::Session {
+            rule: "same birth date".into(),
+            blocked: vec![em::Blocked::exact(FieldName::BirthDate)],
+            pairs: count_patterns(a, b, &by_birth, args.threads),
+            share: birth_share,
+        },
+        em::Session {
+            rule: "same village".into(),
+            blocked: vec![em::Blocked::exact(FieldName::Village)],
+            pairs: count_patterns(a, b, &by_village, args.threads),
+            share: village_share,
+        },
+    ];
+    em::train(&random, &sessions, &em::EmOptions::default()).map_err(|e| e.to_string())
 }
 
 fn read_truth(path: &str) -> Result<HashSet<(String, String)>, String> {
@@ -591,40 +481,36 @@ fn run() -> Result<(), String> {
     let mut thresholds = args.thresholds;
     if args.em {
         let t = Instant::now();
-        let (w, prior) = estimate(&a, &b, &cands, &args);
-        weights = w;
-        // The rule of `Thresholds`: review where the evidence overcomes the prior odds, link
-        // 10 bits (1000 to 1) above.
-        let even = ((1.0 - prior) / prior).log2();
+        let trained = estimate(&a, &b, &args)?;
+        weights = trained.weights;
+        // The rule of `Thresholds::from_prior`: review where the evidence overcomes the
+        // prior odds (match probability 0.5), link 10 bits (1000 to 1) above.
         if !args.review_given {
-            thresholds.review = even;
+            thresholds.review = trained.thresholds.review;
         }
         if !args.link_given {
-            thresholds.link = even + 10.0;
+            thresholds.link = trained.thresholds.link;
         }
         eprintln!(
-            "em: prior {prior:.3e} per pair; review {:.1}, link {:.1} bits; {:.3} s",
+            "em: prior {:.3e} per pair; review {:.1}, link {:.1} bits; {:.3} s",
+            trained.prior,
             thresholds.review,
             thresholds.link,
             t.elapsed().as_secs_f64()
         );
-        eprintln!("em: bits (exact / close / disagree), estimated vs default:");
-        for field in FIELDS {
-            let bits = |w: &Weights| {
-                let f = w.field(field);
-                format!(
-                    "{:+6.1} {:+6.1} {:+6.1}",
-                    f.weight(Level::Exact),
-                    f.weight(Level::Close),
-                    f.weight(Level::Disagree)
-                )
-            };
+        for s in &trained.sessions {
             eprintln!(
-                "em:   {:<10} {}   default {}",
-                field.describe(),
-                bits(&weights),
-                bits(&Weights::default())
+                "em: session {}: {} pairs, {:.1}% matches, prior {:.3e}, {} iterations{}",
+                s.rule,
+                s.pairs,
+                100.0 * s.lambda,
+                s.prior,
+                s.iterations,
+                if s.used { "" } else { " (not used: too few)" }
             );
+        }
+        for line in em::weights_table(&trained).lines() {
+            eprintln!("em: {line}");
         }
     }
 

@@ -29,8 +29,11 @@
 //!   sent to review. Twins do not share an identity number, so the rule stands aside when
 //!   the two numbers are the same.
 //!
-//! What this module does not do: find the candidates (the store's blocking keys do), learn
-//! `m` and `u` from data (the defaults are set by hand, below, and can be replaced), or
+//! The default `m` and `u` are set by hand (see [`Weights`]); [`em`] learns them from a
+//! county's own records (EM over the pairs of blocking rules, as Splink trains), and
+//! [`Thresholds::from_prior`] sets the decision from the prior that training estimates.
+//!
+//! What this module does not do: find the candidates (the store's blocking keys do), or
 //! compare fields the health record has but matching does not need (ethnicity, blood type).
 //! Comparing one pair costs a few microseconds and allocates only the normalised names and
 //! addresses (and the parts of a name in Latin letters), since it runs against every
@@ -41,6 +44,8 @@ use chrono::{Datelike, NaiveDate};
 
 use crate::id_card::{IdCardNumber, Sex};
 use crate::name;
+
+pub mod em;
 
 /// The fields of a person that matching compares, as the store holds them.
 #[derive(Clone, Default, PartialEq)]
@@ -316,6 +321,19 @@ impl Weights {
             FieldName::Address => &self.address,
         }
     }
+
+    pub fn field_mut(&mut self, field: FieldName) -> &mut FieldWeights {
+        match field {
+            FieldName::IdCard => &mut self.id_card,
+            FieldName::Name => &mut self.name,
+            FieldName::Sex => &mut self.sex,
+            FieldName::BirthDate => &mut self.birth_date,
+            FieldName::Phone => &mut self.phone,
+            FieldName::Village => &mut self.village,
+            FieldName::Household => &mut self.household,
+            FieldName::Address => &mut self.address,
+        }
+    }
 }
 
 impl Default for Weights {
@@ -386,6 +404,29 @@ impl Default for Thresholds {
         Thresholds {
             link: 30.0,
             review: 20.0,
+        }
+    }
+}
+
+impl Thresholds {
+    /// Bits above `review` at which a pair links: 10 bits, odds of about 1000 to 1.
+    pub const LINK_MARGIN: f64 = 10.0;
+
+    /// The thresholds for pairs whose prior probability of being one person is `prior`
+    /// (`λ`, as [`em::train`] estimates it): `review` where the evidence overcomes the prior
+    /// odds, `log2((1 − λ) / λ)` bits, so that a pair reaching it is more likely the same
+    /// person than not (posterior probability ≥ 0.5: Splink's usual decision, match weight
+    /// ≥ 0); `link` [`Self::LINK_MARGIN`] bits above (posterior odds 1000 to 1, probability
+    /// ≥ 0.999). The defaults are this rule for one record among 2²⁰ (`λ = 2⁻²⁰`).
+    /// A prior outside (0, 1) gives the defaults.
+    pub fn from_prior(prior: f64) -> Thresholds {
+        if !(prior.is_finite() && prior > 0.0 && prior < 1.0) {
+            return Thresholds::default();
+        }
+        let review = ((1.0 - prior) / prior).log2();
+        Thresholds {
+            review,
+            link: review + Self::LINK_MARGIN,
         }
     }
 }
@@ -958,6 +999,22 @@ mod tests {
         assert_eq!(round(w.village.weight(Level::Exact)), 6.4);
         assert_eq!(Probabilities::new(0.0, 0.5).weight(), 0.0);
         assert_eq!(Probabilities::new(f64::NAN, 0.5).weight(), 0.0);
+    }
+
+    #[test]
+    fn thresholds_follow_the_prior() {
+        let t = Thresholds::from_prior(2f64.powi(-20));
+        let d = Thresholds::default();
+        assert!((t.review - d.review).abs() < 1e-5 && (t.link - d.link).abs() < 1e-5);
+        // Even odds: a pair at the review threshold is a match with probability 0.5.
+        let prior = 2e-4;
+        let t = Thresholds::from_prior(prior);
+        let odds = prior / (1.0 - prior) * 2f64.powf(t.review);
+        assert!((odds / (1.0 + odds) - 0.5).abs() < 1e-12);
+        let odds = prior / (1.0 - prior) * 2f64.powf(t.link);
+        assert!(odds / (1.0 + odds) > 0.999);
+        assert_eq!(Thresholds::from_prior(0.0), d);
+        assert_eq!(Thresholds::from_prior(f64::NAN), d);
     }
 
     #[test]

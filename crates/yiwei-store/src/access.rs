@@ -18,6 +18,8 @@ use crate::resident::{self, Resident};
 use crate::user::User;
 use crate::{Result, Store, StoreError, on_pool};
 
+pub mod programmes;
+
 /// Who is asking, and from where.
 #[derive(Clone, Debug)]
 pub struct Viewer<'a> {

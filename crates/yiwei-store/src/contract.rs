@@ -1897,3 +1897,81 @@ pub async fn report(store: &Store, root: &DivisionCode, on: NaiveDate) -> Result
         renewed,
     })
 }
+
+/// A contract for [`insert_batch`]: a demo county's or a migration's, already checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BulkContract {
+    pub resident_id: i64,
+    /// The resident's village.
+    pub division: String,
+    pub team_id: i64,
+    pub doctor_id: i64,
+    pub package_id: i64,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    /// Who witnessed the paper signature.
+    pub witness: String,
+}
+
+/// Insert many contracts in one transaction with multi-row INSERTs (the demo county and
+/// migrations from another system), active when in force on `today`, else ended. The rule
+/// of one active contract per resident still holds (the unique index refuses a second).
+/// Audited as one `contract_batch` event naming the count.
+pub async fn insert_batch(
+    store: &Store,
+    rows: &[BulkContract],
+    today: NaiveDate,
+    by: &Who,
+) -> Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    const WIDTH: usize = 11;
+    let per_statement = (crate::resident::max_params(store) / WIDTH).min(2000);
+    let backend = store.backend();
+    let now = crate::now();
+    let mut tx = store.begin().await?;
+    for chunk in rows.chunks(per_statement) {
+        let sql = format!(
+            "INSERT INTO contract (resident_id, division_code, team_id, doctor_id, package_id, \
+             status, starts_on, ends_on, signed_at, signature, created_at) VALUES {}",
+            crate::resident::values_list(backend, chunk.len(), WIDTH)
+        );
+        on_tx!(&mut tx, |conn| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for r in chunk {
+                let signature = Signature {
+                    on_paper: true,
+                    witness: r.witness.clone(),
+                    drawing: None,
+                };
+                let status = if r.ends_on >= today {
+                    "active"
+                } else {
+                    "ended"
+                };
+                let signed_at = r
+                    .starts_on
+                    .and_hms_opt(10, 0, 0)
+                    .map_or(now, |t| t.and_utc());
+                q = q
+                    .bind(r.resident_id)
+                    .bind(&r.division)
+                    .bind(r.team_id)
+                    .bind(r.doctor_id)
+                    .bind(r.package_id)
+                    .bind(status)
+                    .bind(r.starts_on)
+                    .bind(r.ends_on)
+                    .bind(signed_at)
+                    .bind(signature.to_json())
+                    .bind(now);
+            }
+            q.execute(&mut *conn).await.map(|_| ())
+        })?;
+    }
+    let event = Event::new(by.clone(), Action::Create).object("contract_batch", rows.len());
+    audit::append_in(&mut tx, store.keys().audit_key(), &event).await?;
+    tx.commit().await?;
+    Ok(rows.len() as u64)
+}

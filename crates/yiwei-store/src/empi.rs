@@ -9,9 +9,18 @@
 //! in the grey band the record is created and the pair queued for review; below it the
 //! record is simply created. Merges keep both rows (`merged_into` on the absorbed one) and
 //! a `resident_merge` row, so every merge can be undone; both are audited.
+//!
+//! The weights are the defaults of `yiwei_domain::empi::Weights` until a county trains its
+//! own ([`train`], `yiwei empi train`): `m` and `u` estimated from its residents by
+//! `yiwei_domain::empi::em`, blocking on the store's own keys, and saved with
+//! [`save_weights`] in `match_weights`. The matcher ([`matcher`]) uses the newest saved row,
+//! with thresholds from the prior estimated with it, and the defaults when there is none.
 
 use serde_json::json;
-use yiwei_domain::empi::{self, Decision, Person, Thresholds, Weights};
+use yiwei_domain::empi::em::{self, Blocked, Pattern, PatternCounts, Session, Trained};
+use yiwei_domain::empi::{
+    self, Decision, FieldName, FieldWeights, Person, Probabilities, Thresholds, Weights,
+};
 use yiwei_domain::id_card::Sex;
 
 use crate::audit::{self, Action, Event, Who};
@@ -206,14 +215,25 @@ async fn stored_person(store: &Store, id: i64) -> Result<Person> {
     })
 }
 
-/// Score `new` against every candidate, best first.
+/// Score `new` against every candidate, best first, with the store's [`matcher`].
 pub async fn candidates(store: &Store, new: &NewResident) -> Result<Vec<(i64, empi::Score)>> {
+    let m = matcher(store).await?;
+    candidates_with(store, new, &m).await
+}
+
+/// Score `new` against every candidate, best first, with the given weights and thresholds
+/// (a caller matching many records reads [`matcher`] once).
+pub async fn candidates_with(
+    store: &Store,
+    new: &NewResident,
+    matcher: &Matcher,
+) -> Result<Vec<(i64, empi::Score)>> {
     let me = person_of(new);
-    let (w, t) = (Weights::default(), Thresholds::default());
+    let (w, t) = (&matcher.weights, &matcher.thresholds);
     let mut scored = Vec::new();
     for id in candidate_ids(store, new).await? {
         let other = stored_person(store, id).await?;
-        scored.push((id, empi::score(&me, &other, &w, &t)));
+        scored.push((id, empi::score(&me, &other, w, t)));
     }
     scored.sort_by(|a, b| b.1.total.total_cmp(&a.1.total));
     Ok(scored)
@@ -512,4 +532,443 @@ pub async fn live_merge_of(store: &Store, merged_id: i64) -> Result<Option<i64>>
             .await
     })
     .map_err(Into::into)
+}
+
+/// The weights and thresholds the matcher uses, and where they come from. The default is
+/// the hand-set weights and thresholds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Matcher {
+    pub weights: Weights,
+    pub thresholds: Thresholds,
+    /// The `match_weights` row, or `None` for the defaults.
+    pub trained: Option<i64>,
+}
+
+/// A saved set of trained weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SavedWeights {
+    pub id: i64,
+    pub trained_at: chrono::DateTime<chrono::Utc>,
+    pub trained_by: Option<i64>,
+    pub residents: i64,
+    pub random_pairs: i64,
+    pub blocked_pairs: i64,
+    pub prior: f64,
+    pub review: f64,
+    pub link: f64,
+    pub weights: Weights,
+}
+
+fn level_json(p: Probabilities) -> serde_json::Value {
+    json!({ "m": p.m, "u": p.u })
+}
+
+/// `Weights` as JSON: `{"name": {"exact": {"m", "u"}, "close": …, "disagree": …}, …}`.
+fn weights_json(w: &Weights) -> String {
+    let mut fields = serde_json::Map::new();
+    for field in em::FIELDS {
+        let f = w.field(field);
+        fields.insert(
+            field_key(field).to_owned(),
+            json!({
+                "exact": level_json(f.exact),
+                "close": level_json(f.close),
+                "disagree": level_json(f.disagree),
+            }),
+        );
+    }
+    serde_json::Value::Object(fields).to_string()
+}
+
+fn field_key(field: FieldName) -> &'static str {
+    match field {
+        FieldName::IdCard => "id_card",
+        FieldName::Name => "name",
+        FieldName::Sex => "sex",
+        FieldName::BirthDate => "birth_date",
+        FieldName::Phone => "phone",
+        FieldName::Village => "village",
+        FieldName::Household => "household",
+        FieldName::Address => "address",
+    }
+}
+
+fn weights_from_json(text: &str) -> Result<Weights> {
+    let bad = |what: &str| StoreError::Invalid(format!("saved match weights: {what}"));
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| bad(&format!("not JSON: {e}")))?;
+    let mut w = Weights::default();
+    for field in em::FIELDS {
+        let key = field_key(field);
+        let level = |name: &str| -> Result<Probabilities> {
+            let p = |x: &str| {
+                value[key][name][x]
+                    .as_f64()
+                    .filter(|v| v.is_finite() && (0.0..=1.0).contains(v))
+                    .ok_or_else(|| bad(&format!("{key}.{name}.{x} missing or not a probability")))
+            };
+            Ok(Probabilities::new(p("m")?, p("u")?))
+        };
+        *w.field_mut(field) = FieldWeights {
+            exact: level("exact")?,
+            close: level("close")?,
+            disagree: level("disagree")?,
+        };
+    }
+    Ok(w)
+}
+
+/// The refusals of [`save_weights`]: a field whose agreement weighs no more than its
+/// disagreement, or thresholds out of order.
+pub fn check_weights(w: &Weights, t: &Thresholds) -> Result<()> {
+    for field in em::FIELDS {
+        let f = w.field(field);
+        let (exact, disagree) = (
+            f.weight(empi::Level::Exact),
+            f.weight(empi::Level::Disagree),
+        );
+        if exact <= disagree {
+            return Err(StoreError::Invalid(format!(
+                "refusing degenerate weights: agreement on {} would weigh {exact:+.2} bits, no \
+                 more than disagreement ({disagree:+.2})",
+                field.describe()
+            )));
+        }
+    }
+    if !(t.review.is_finite() && t.link.is_finite() && t.review <= t.link) {
+        return Err(StoreError::Invalid(format!(
+            "refusing thresholds review {} and link {}",
+            t.review, t.link
+        )));
+    }
+    Ok(())
+}
+
+/// The newest saved weights, if any.
+pub async fn saved_weights(store: &Store) -> Result<Option<SavedWeights>> {
+    let row = on_pool!(store, |pool| {
+        let r = sqlx::query(
+            "SELECT id, trained_at, trained_by, residents, random_pairs, blocked_pairs, prior, \
+             review, link, weights FROM match_weights ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(pool)
+        .await?;
+        r.map(|r| {
+            Ok::<_, StoreError>((
+                r.col::<i64>("id")?,
+                r.col::<chrono::DateTime<chrono::Utc>>("trained_at")?,
+                r.col::<Option<i64>>("trained_by")?,
+                r.col::<i64>("residents")?,
+                r.col::<i64>("random_pairs")?,
+                r.col::<i64>("blocked_pairs")?,
+                r.col::<f64>("prior")?,
+                r.col::<f64>("review")?,
+                r.col::<f64>("link")?,
+                r.col::<String>("weights")?,
+            ))
+        })
+        .transpose()
+    })?;
+    let Some((
+        id,
+        trained_at,
+        trained_by,
+        residents,
+        random_pairs,
+        blocked_pairs,
+        prior,
+        review,
+        link,
+        text,
+    )) = row
+    else {
+        return Ok(None);
+    };
+    Ok(Some(SavedWeights {
+        id,
+        trained_at,
+        trained_by,
+        residents,
+        random_pairs,
+        blocked_pairs,
+        prior,
+        review,
+        link,
+        weights: weights_from_json(&text)?,
+    }))
+}
+
+/// The matcher: the newest saved weights with their thresholds, or the defaults.
+pub async fn matcher(store: &Store) -> Result<Matcher> {
+    Ok(match saved_weights(store).await? {
+        Some(s) => Matcher {
+            weights: s.weights,
+            thresholds: Thresholds {
+                review: s.review,
+                link: s.link,
+            },
+            trained: Some(s.id),
+        },
+        None => Matcher::default(),
+    })
+}
+
+/// Weights estimated from the store's residents by [`train`], not yet saved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Training {
+    pub trained: Trained,
+    /// Resident rows trained on (merged ones included: a merge is a known duplicate).
+    pub residents: i64,
+    /// Pairs of the blocking rules (sampled), all rules together.
+    pub blocked_pairs: u64,
+}
+
+/// A fixed xorshift64 generator, so that training on the same residents repeats.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Prime modulus of the deterministic pair sample in SQL.
+const SAMPLE_MOD: i64 = 1_000_003;
+
+/// The blocking rules of training: the store's own keys (`candidate_ids`), each a self-join
+/// of `resident`: (rule, fields held out, join condition).
+const RULES: &[(&str, &[Blocked], &str)] = &[
+    (
+        "same ID-card number",
+        &[Blocked::exact(FieldName::IdCard)],
+        "b.id_card_hash = a.id_card_hash",
+    ),
+    (
+        "same phone",
+        &[Blocked::exact(FieldName::Phone)],
+        "b.phone_hash = a.phone_hash",
+    ),
+    (
+        "same name and birth date",
+        &[
+            Blocked::exact(FieldName::Name),
+            Blocked::exact(FieldName::BirthDate),
+        ],
+        "b.birth_date = a.birth_date AND b.name = a.name",
+    ),
+    (
+        "same name and village",
+        &[
+            Blocked::exact(FieldName::Name),
+            Blocked::exact(FieldName::Village),
+        ],
+        "b.division_code = a.division_code AND b.name = a.name",
+    ),
+    (
+        "same household",
+        &[Blocked::exact(FieldName::Household)],
+        "b.household_id = a.household_id",
+    ),
+];
+
+/// The matching views of residents `ids`, read in batches (numbers decrypted).
+async fn persons(store: &Store, ids: &[i64]) -> Result<std::collections::HashMap<i64, Person>> {
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    let keys = store.keys();
+    for chunk in ids.chunks(500) {
+        let list = (1..=chunk.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT id, name, sex, birth_date, division_code, household_id, address, \
+             id_card_enc, phone_enc FROM resident WHERE id IN ({list})"
+        );
+        let rows: Vec<(i64, StoredRow)> = on_pool!(store, |pool| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok::<_, StoreError>((
+                        r.col("id")?,
+                        (
+                            r.col("name")?,
+                            r.col("sex")?,
+                            r.col("birth_date")?,
+                            r.col("division_code")?,
+                            r.col("household_id")?,
+                            r.col("address")?,
+                            r.col("id_card_enc")?,
+                            r.col("phone_enc")?,
+                        ),
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        for (id, (name, sex, birth, division, household, address, id_enc, phone_enc)) in rows {
+            out.insert(
+                id,
+                Person {
+                    name,
+                    sex: sex_of(&sex),
+                    birth_date: birth,
+                    id_card: id_enc
+                        .map(|b| keys.decrypt(Field::IdCard, &b))
+                        .transpose()?,
+                    phone: phone_enc
+                        .map(|b| keys.decrypt(Field::Phone, &b))
+                        .transpose()?,
+                    village: Some(division),
+                    household,
+                    address: Some(address).filter(|a| !a.is_empty()),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+async fn patterns(store: &Store, pairs: &[(i64, i64)]) -> Result<PatternCounts> {
+    let mut ids: Vec<i64> = pairs.iter().flat_map(|(a, b)| [*a, *b]).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let people = persons(store, &ids).await?;
+    let mut counts = PatternCounts::new();
+    for (a, b) in pairs {
+        if let (Some(a), Some(b)) = (people.get(a), people.get(b)) {
+            counts.add(Pattern::of(a, b));
+        }
+    }
+    Ok(counts)
+}
+
+/// Estimate `m`, `u` and the prior from the store's residents (merged records included):
+/// `u` from `sample` random pairs, `m` by EM on up to `sample` pairs of each blocking rule
+/// of [`RULES`] (a deterministic sample when a rule has more), the prior from the rules'
+/// sizes. Reads only; [`save_weights`] keeps the result. Refused (`Invalid`, with the
+/// reason) when there are too few residents or pairs, or the weights would be degenerate.
+pub async fn train(store: &Store, sample: usize) -> Result<Training> {
+    let sample = sample.max(1);
+    let ids: Vec<i64> = on_pool!(store, |pool| {
+        sqlx::query_scalar::<_, i64>("SELECT id FROM resident ORDER BY id")
+            .fetch_all(pool)
+            .await
+    })?;
+    let n = ids.len() as f64;
+    if ids.len() < 2 {
+        return Err(StoreError::Invalid(format!(
+            "too few residents to train on: {}",
+            ids.len()
+        )));
+    }
+    let all_pairs = n * (n - 1.0) / 2.0;
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut random = Vec::with_capacity(sample);
+    let wanted = (sample as f64).min(all_pairs) as usize;
+    while random.len() < wanted {
+        let i = (rng.next() % ids.len() as u64) as usize;
+        let j = (rng.next() % ids.len() as u64) as usize;
+        if i != j {
+            random.push((ids[i.min(j)], ids[i.max(j)]));
+        }
+    }
+    let random = patterns(store, &random).await?;
+
+    let mut sessions = Vec::new();
+    let mut blocked_pairs = 0u64;
+    for (rule, blocked, on) in RULES {
+        let from = format!("FROM resident a JOIN resident b ON {on} AND b.id > a.id");
+        let count: i64 = on_pool!(store, |pool| {
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {from}")))
+                .fetch_one(pool)
+                .await
+        })?;
+        // A deterministic sample of about `sample` pairs: those whose hash falls under a
+        // cutoff (the whole block when it is small enough).
+        let cutoff = if count as f64 <= sample as f64 {
+            SAMPLE_MOD
+        } else {
+            ((SAMPLE_MOD as f64) * sample as f64 / count as f64).ceil() as i64
+        };
+        let pairs: Vec<(i64, i64)> = on_pool!(store, |pool| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT a.id AS a_id, b.id AS b_id {from} \
+                 WHERE (a.id * 7919 + b.id * 104729) % {SAMPLE_MOD} < {cutoff}"
+            )))
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| Ok::<_, StoreError>((r.col("a_id")?, r.col("b_id")?)))
+            .collect::<Result<Vec<_>>>()
+        })?;
+        let pairs = patterns(store, &pairs[..pairs.len().min(sample)]).await?;
+        blocked_pairs += pairs.total();
+        sessions.push(Session {
+            rule: (*rule).to_owned(),
+            blocked: blocked.to_vec(),
+            pairs,
+            share: count as f64 / all_pairs,
+        });
+    }
+    let options = em::EmOptions {
+        min_random_pairs: (wanted as u64).min(em::EmOptions::default().min_random_pairs),
+        ..em::EmOptions::default()
+    };
+    let trained = em::train(&random, &sessions, &options)
+        .map_err(|e| StoreError::Invalid(format!("training refused: {e}")))?;
+    check_weights(&trained.weights, &trained.thresholds)?;
+    Ok(Training {
+        trained,
+        residents: ids.len() as i64,
+        blocked_pairs,
+    })
+}
+
+/// Save trained weights: the matcher uses them from now on. Audited (`create` of a
+/// `match_weights` row, with the prior and thresholds). Degenerate weights are refused.
+pub async fn save_weights(store: &Store, training: &Training, by: &Who) -> Result<i64> {
+    let t = &training.trained;
+    check_weights(&t.weights, &t.thresholds)?;
+    let mut tx = store.begin().await?;
+    let json = weights_json(&t.weights);
+    let id: i64 = on_tx!(&mut tx, |conn| {
+        sqlx::query_scalar(
+            "INSERT INTO match_weights (trained_at, trained_by, residents, random_pairs, \
+             blocked_pairs, prior, review, link, weights) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(crate::now())
+        .bind(by.user_id)
+        .bind(training.residents)
+        .bind(t.random_pairs as i64)
+        .bind(training.blocked_pairs as i64)
+        .bind(t.prior)
+        .bind(t.thresholds.review)
+        .bind(t.thresholds.link)
+        .bind(&json)
+        .fetch_one(&mut *conn)
+        .await
+    })?;
+    let event = Event::new(by.clone(), Action::Create)
+        .object("match_weights", id)
+        .reason(&format!(
+            "empi train: {} residents, {} random and {} blocked pairs; prior {:.3e}, review \
+             {:.1}, link {:.1}",
+            training.residents,
+            t.random_pairs,
+            training.blocked_pairs,
+            t.prior,
+            t.thresholds.review,
+            t.thresholds.link
+        ));
+    audit::append_in(&mut tx, store.keys().audit_key(), &event).await?;
+    tx.commit().await?;
+    Ok(id)
 }

@@ -291,7 +291,7 @@ async fn check_institution(tx: &mut Tx<'_>, institution_id: i64) -> Result<()> {
 }
 
 /// Insert the encounter row; returns its id.
-async fn insert_encounter(
+pub(crate) async fn insert_encounter(
     tx: &mut Tx<'_>,
     resident_id: i64,
     author_id: Option<i64>,

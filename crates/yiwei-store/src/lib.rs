@@ -25,6 +25,7 @@ mod error;
 pub mod job;
 pub mod migrate;
 pub mod org;
+pub mod programme;
 pub mod quality;
 pub mod referral;
 pub mod resident;

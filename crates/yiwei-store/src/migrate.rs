@@ -43,7 +43,12 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "programmes",
         include_str!("../migrations/sqlite/0007_programmes.sql"),
     ),
-    // 8–10 are taken by work in progress on other branches.
+    (
+        9,
+        "match_weights",
+        include_str!("../migrations/sqlite/0009_match_weights.sql"),
+    ),
+    // 8 and 10 are taken by work in progress on other branches.
     (
         11,
         "booking",
@@ -88,7 +93,12 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         "programmes",
         include_str!("../migrations/postgres/0007_programmes.sql"),
     ),
-    // 8–10 are taken by work in progress on other branches.
+    (
+        9,
+        "match_weights",
+        include_str!("../migrations/postgres/0009_match_weights.sql"),
+    ),
+    // 8 and 10 are taken by work in progress on other branches.
     (
         11,
         "booking",

@@ -320,7 +320,7 @@ pub async fn create(store: &Store, new: &NewResident, by: &Who) -> Result<i64> {
 /// The most bound parameters one statement may carry: SQLite's `SQLITE_MAX_VARIABLE_NUMBER`
 /// (32,766 by default since 3.32) and the 16-bit parameter count of PostgreSQL's wire
 /// protocol (65,535).
-fn max_params(store: &Store) -> usize {
+pub(crate) fn max_params(store: &Store) -> usize {
     match store.backend() {
         Backend::Sqlite => 32_766,
         Backend::Postgres => 65_535,
@@ -352,7 +352,7 @@ struct Prepared<'a> {
 /// `sqlite3_bind_parameter_name` list walk per parameter) are then quadratic in the number
 /// of parameters; at 30,000 parameters a statement that took milliseconds took seconds.
 /// PostgreSQL numbers its parameters and has no such cost.
-fn values_list(backend: Backend, rows: usize, width: usize) -> String {
+pub(crate) fn values_list(backend: Backend, rows: usize, width: usize) -> String {
     let mut sql = String::with_capacity(rows * width * 8);
     let mut n = 0usize;
     for r in 0..rows {
@@ -379,7 +379,7 @@ fn values_list(backend: Backend, rows: usize, width: usize) -> String {
 /// Neither SQLite nor PostgreSQL promises the order of RETURNING rows, but both assign ids
 /// in the order the VALUES rows are inserted (SQLite: max(rowid) + 1 under the write lock;
 /// PostgreSQL: one `nextval` per row, and a sequence only rises), so sorting restores it.
-fn in_row_order(mut ids: Vec<i64>, expected: usize) -> Result<Vec<i64>> {
+pub(crate) fn in_row_order(mut ids: Vec<i64>, expected: usize) -> Result<Vec<i64>> {
     if ids.len() != expected {
         return Err(StoreError::Other(format!(
             "a bulk insert of {expected} rows returned {} ids",
@@ -393,7 +393,7 @@ fn in_row_order(mut ids: Vec<i64>, expected: usize) -> Result<Vec<i64>> {
 /// Insert `rows` (each with the household it joins) inside `tx` with multi-row INSERTs:
 /// record numbers from one MAX per village, name keys in multi-row INSERTs. Returns the
 /// ids in the order of `rows`. No audit entry: the caller writes it.
-async fn insert_rows_in(
+pub(crate) async fn insert_rows_in(
     tx: &mut Tx<'_>,
     store: &Store,
     rows: &[(&NewResident, Option<i64>)],
@@ -554,7 +554,7 @@ const BULK_CACHE_KIB: i64 = 65_536;
 
 /// On SQLite, widen the transaction's connection's page cache for a bulk write; returns
 /// the setting to put back with [`restore_cache`] before the commit.
-async fn widen_cache(tx: &mut Tx<'_>) -> Result<Option<i64>> {
+pub(crate) async fn widen_cache(tx: &mut Tx<'_>) -> Result<Option<i64>> {
     let Tx::Sqlite(t) = tx else {
         return Ok(None);
     };
@@ -571,7 +571,7 @@ async fn widen_cache(tx: &mut Tx<'_>) -> Result<Option<i64>> {
 
 /// Put back the page cache setting [`widen_cache`] replaced. If the batch fails before
 /// this, the connection keeps the wider cache until the pool closes it.
-async fn restore_cache(tx: &mut Tx<'_>, previous: Option<i64>) -> Result<()> {
+pub(crate) async fn restore_cache(tx: &mut Tx<'_>, previous: Option<i64>) -> Result<()> {
     if let (Some(previous), Tx::Sqlite(t)) = (previous, tx) {
         let conn: &mut sqlx::SqliteConnection = &mut *t;
         let set = format!("PRAGMA cache_size = {previous}");

@@ -52,6 +52,8 @@ pub struct WebConfig {
     /// The address clients reach this server at, e.g. `http://127.0.0.1:8080`; used for
     /// absolute URLs in FHIR Bundles.
     pub public_url: String,
+    /// The public-health programmes and immunization editions in force.
+    pub programmes: yiwei_store::programme::Catalogue,
 }
 
 /// Shared state of every handler.
@@ -132,6 +134,25 @@ pub fn app(store: Store, config: WebConfig) -> Router {
             get(pages::exam::show),
         )
         .route("/residents/{id}/timeline", get(pages::exam::timeline_page))
+        .route("/residents/{id}/programmes", get(pages::programme::show))
+        .route(
+            "/residents/{id}/programmes/enrol",
+            post(pages::programme::enrol),
+        )
+        .route(
+            "/residents/{id}/programmes/{code}/visit",
+            get(pages::programme::visit_form).post(pages::programme::record_visit),
+        )
+        .route(
+            "/programme-enrolments/{id}/end",
+            post(pages::programme::end),
+        )
+        .route("/programme-visits/{id}", get(pages::programme::visit_show))
+        .route("/programme-visits/{id}/void", post(pages::programme::void))
+        .route("/worklist", get(pages::programme::worklist))
+        .route("/outbox", get(pages::programme::outbox))
+        .route("/outbox/queue", post(pages::programme::queue))
+        .route("/outbox/export", post(pages::programme::export))
         .route("/residents/{id}/reveal", post(pages::resident::reveal))
         .route(
             "/residents/{id}/break-glass",

@@ -57,6 +57,7 @@ pub fn nav_for(user: &User, path: &str) -> Vec<NavItem> {
         items.push(("/orgs", "nav.orgs"));
         if role.reads_personal_records() {
             items.push(("/residents", "nav.residents"));
+            items.push(("/worklist", "nav.worklist"));
         }
         items.push(("/residents/quality", "nav.quality"));
         if matches!(

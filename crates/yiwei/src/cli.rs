@@ -1,5 +1,5 @@
 //! The command line: `serve`, `demo`, `user …`, `jobs …`, `import …`, `bench …`,
-//! `audit verify`, `backup`, `restore`.
+//! `empi train`, `audit verify`, `backup`, `restore`.
 //!
 //! Exit codes a script can rely on: 0 success, 1 failure (one `error: …` line on stderr,
 //! the causes joined by `: `), 2 usage error (from clap). Results go to stdout, progress
@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use yiwei_domain::access::Role;
 use yiwei_domain::division::DivisionCode;
 use yiwei_store::audit::{self, Action, Event, Who};
-use yiwei_store::{Keys, Store, backup, org, session, user};
+use yiwei_store::{Keys, Store, StoreError, backup, empi, org, session, user};
 
 use crate::config::{Config, Overrides};
 use crate::demo;
@@ -86,10 +86,30 @@ enum Command {
     /// Benchmarks; the results are printed as a markdown section (see docs/benchmarks.md)
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The master patient index (主索引): train its match weights on this county's residents
+    #[command(subcommand)]
+    Empi(EmpiCommand),
     /// Write a consistent backup of the whole database to FILE
     Backup { file: PathBuf },
     /// Restore FILE into an empty database
     Restore { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+enum EmpiCommand {
+    /// Estimate m and u of every field from the residents (EM over the pairs of the
+    /// matcher's blocking keys, u from random pairs), print them beside the defaults, and
+    /// save them for the matcher; refused (exit 1, nothing saved) when there are too few
+    /// residents or pairs, or the weights would be degenerate
+    Train {
+        /// Random pairs for u, and at most this many pairs of each blocking rule for m
+        #[arg(long, default_value_t = 100_000,
+              value_parser = clap::value_parser!(u64).range(1_000..=10_000_000))]
+        sample: u64,
+        /// Print the weights but do not save them
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -384,6 +404,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     county.households,
                     county.residents
                 );
+                let p = county.programmes;
+                println!(
+                    "with {} family-doctor teams, {} contracts, {} programme enrolments, {} visits \
+                     over two years, {} work-list entries",
+                    p.teams, p.contracts, p.enrolments, p.visits, p.due_rows
+                );
                 county.logins
             } else {
                 println!("the database already holds data: serving it as it is");
@@ -417,6 +443,46 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::User(command) => {
             let store = open(&config).await?;
             user_command(&store, command).await?;
+        }
+        Command::Empi(EmpiCommand::Train { sample, dry_run }) => {
+            let store = open(&config).await?;
+            let training = match empi::train(&store, sample as usize).await {
+                Ok(t) => t,
+                // A refusal (too little data, degenerate weights) is an answer, not a fault.
+                Err(StoreError::Invalid(reason)) => {
+                    eprintln!(
+                        "error: {reason}; nothing saved, the matcher keeps its current weights \
+                         (m is learnt from duplicate records: a register with almost none has \
+                         nothing to learn it from)"
+                    );
+                    return Ok(ExitCode::FAILURE);
+                }
+                Err(e) => return Err(e).context("training the match weights"),
+            };
+            let t = &training.trained;
+            println!(
+                "trained on {} residents: {} random pairs, {} pairs of the blocking rules",
+                training.residents, t.random_pairs, training.blocked_pairs
+            );
+            for s in &t.sessions {
+                println!(
+                    "  {}: {} pairs, {:.1}% likely matches{}",
+                    s.rule,
+                    s.pairs,
+                    100.0 * s.lambda,
+                    if s.used { "" } else { " (too few: not used)" }
+                );
+            }
+            println!("weights in bits (log2 m/u):");
+            print!("{}", yiwei_domain::empi::em::weights_table(t));
+            if dry_run {
+                println!("not saved (--dry-run)");
+            } else {
+                let id = empi::save_weights(&store, &training, &system())
+                    .await
+                    .context("saving the match weights")?;
+                println!("saved as match weights {id}: the matcher uses them from now on");
+            }
         }
         Command::Audit(AuditCommand::Verify) => {
             let store = open(&config).await?;
@@ -486,9 +552,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Jobs(JobsCommand::Run) => {
             let store = open(&config).await?;
-            crate::jobs::schedule(&store, yiwei_store::now()).await?;
-            let idle = config.to_web_config()?.session_idle;
-            let ran = crate::jobs::run_due(&store, "cli", idle).await?;
+            let web = config.to_web_config()?;
+            crate::jobs::schedule(&store, yiwei_store::now(), &web).await?;
+            let ran = crate::jobs::run_due(&store, "cli", &web).await?;
             println!("ran {ran} jobs");
         }
         Command::Jobs(JobsCommand::List) => {
@@ -782,7 +848,7 @@ async fn serve(config: &Config, store: Store) -> Result<()> {
     );
     // Scheduled work (design.md, "Jobs") runs in every server process; the queue makes
     // sure each job runs once.
-    let runner = tokio::spawn(crate::jobs::run_forever(store.clone(), web.session_idle));
+    let runner = tokio::spawn(crate::jobs::run_forever(store.clone(), web.clone()));
     let app = yiwei_web::app(store.clone(), web);
     axum::serve(
         listener,

@@ -322,6 +322,7 @@ impl Config {
             county_name: self.county.name.clone(),
             utc_offset_hours: self.county.utc_offset_hours,
             public_url: format!("http://{}", self.listen),
+            programmes: yiwei_store::programme::Catalogue::default(),
         })
     }
 }

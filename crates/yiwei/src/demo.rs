@@ -988,6 +988,8 @@ pub struct DemoCounty {
     pub cdc_id: i64,
     /// 思恩镇中心卫生院, the institution of `doctor.sien` and `team.sien`.
     pub sien_centre_id: i64,
+    /// Teams, contracts, enrolments and visit histories.
+    pub programmes: crate::demo_programmes::Summary,
 }
 
 impl DemoCounty {
@@ -1620,7 +1622,10 @@ pub async fn build_with(
             display_name: u.display_name.clone(),
         });
     }
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let programmes = crate::demo_programmes::generate(store, opts.seed, today, &b.by).await?;
     let demo = DemoCounty {
+        programmes,
         county,
         logins,
         townships,

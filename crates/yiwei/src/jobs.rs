@@ -3,23 +3,27 @@
 //!
 //! Each kind is idempotent (running it twice does no harm), because a job whose runner
 //! died is run again after its lease (see `yiwei_store::job`). Kinds so far:
-//! - `session_sweep`: delete sessions idle past the limit (every 10 minutes);
+//! - `session_sweep`: delete sessions idle past the limit (every 10 minutes).
+//! - `programme_due`: rebuild every resident's work list for the county's today and queue
+//!   the reminders of what opens within a week (daily, from 01:00 county time; the visits
+//!   and doses themselves refresh their resident at once).
 //! - `booking_upkeep`: queue the reminders of bookings starting within a day, and expire
 //!   referrals no one answered in time (every 10 minutes; both idempotent).
 
 use anyhow::Result;
 use chrono::{DateTime, Duration, Timelike, Utc};
-use yiwei_store::{Store, job, session};
+use yiwei_store::{Store, job, programme, session};
+use yiwei_web::WebConfig;
 
 pub const SESSION_SWEEP: &str = "session_sweep";
+pub const PROGRAMME_DUE: &str = "programme_due";
+
+/// Days ahead for which reminders are queued by the daily job.
+pub const REMINDER_DAYS: i64 = 7;
 pub const BOOKING_UPKEEP: &str = "booking_upkeep";
 
-// FIXME: take the county's offset from the configuration; the runner is not given the
-// `Config` yet (only the session idle limit), and every county yiwei serves is at +8.
-const COUNTY_OFFSET_HOURS: i32 = 8;
-
-async fn booking_upkeep(store: &Store) -> Result<()> {
-    let when = yiwei_store::booking::When::now(COUNTY_OFFSET_HOURS);
+async fn booking_upkeep(store: &Store, web: &WebConfig) -> Result<()> {
+    let when = yiwei_store::booking::When::now(web.utc_offset_hours);
     let queued = yiwei_store::booking::queue_reminders(store, when, Duration::hours(24)).await?;
     let expired = yiwei_store::referral::expire_due(
         store,
@@ -40,7 +44,18 @@ async fn booking_upkeep(store: &Store) -> Result<()> {
 
 /// Enqueue the periodic jobs due by `now`. Dedup keys name the period, so calling this
 /// often (or from several processes) queues each period's job once.
-pub async fn schedule(store: &Store, now: DateTime<Utc>) -> Result<()> {
+pub async fn schedule(store: &Store, now: DateTime<Utc>, web: &WebConfig) -> Result<()> {
+    let local = now + Duration::hours(i64::from(web.utc_offset_hours));
+    if local.hour() >= 1 {
+        job::enqueue(
+            store,
+            PROGRAMME_DUE,
+            &local.date_naive().to_string(),
+            now,
+            "{}",
+        )
+        .await?;
+    }
     let bucket = now
         .with_minute(now.minute() / 10 * 10)
         .and_then(|t| t.with_second(0))
@@ -65,7 +80,8 @@ pub async fn schedule(store: &Store, now: DateTime<Utc>) -> Result<()> {
 }
 
 /// Claim and run due jobs until none is left; returns how many ran.
-pub async fn run_due(store: &Store, worker: &str, session_idle: Duration) -> Result<usize> {
+pub async fn run_due(store: &Store, worker: &str, web: &WebConfig) -> Result<usize> {
+    let session_idle = web.session_idle;
     let mut ran = 0;
     while let Some(j) = job::claim(store, worker).await? {
         let outcome: Result<()> = match j.kind.as_str() {
@@ -77,7 +93,8 @@ pub async fn run_due(store: &Store, worker: &str, session_idle: Duration) -> Res
                     }
                 })
                 .map_err(Into::into),
-            BOOKING_UPKEEP => booking_upkeep(store).await,
+            PROGRAMME_DUE => programme_due(store, web).await,
+            BOOKING_UPKEEP => booking_upkeep(store, web).await,
             other => Err(anyhow::anyhow!(
                 "unknown job kind {other:?} (a newer yiwei may run it)"
             )),
@@ -94,8 +111,27 @@ pub async fn run_due(store: &Store, worker: &str, session_idle: Duration) -> Res
     Ok(ran)
 }
 
+/// The daily work-list rebuild and reminders.
+pub async fn programme_due(store: &Store, web: &WebConfig) -> Result<()> {
+    let today =
+        (yiwei_store::now() + Duration::hours(i64::from(web.utc_offset_hours))).date_naive();
+    let started = std::time::Instant::now();
+    let done = programme::refresh_all(store, &web.programmes, today, |_, _| {}).await?;
+    let queued =
+        programme::queue_reminders(store, &web.programmes, &web.county, today, REMINDER_DAYS)
+            .await?;
+    tracing::info!(
+        residents = done.residents,
+        rows = done.rows,
+        reminders = queued,
+        seconds = started.elapsed().as_secs_f64(),
+        "work lists rebuilt"
+    );
+    Ok(())
+}
+
 /// Schedule and run jobs every 30 seconds until the task is aborted.
-pub async fn run_forever(store: Store, session_idle: Duration) {
+pub async fn run_forever(store: Store, web: WebConfig) {
     let worker = format!(
         "{}-{}",
         std::process::id(),
@@ -105,8 +141,8 @@ pub async fn run_forever(store: Store, session_idle: Duration) {
     loop {
         tick.tick().await;
         let result = async {
-            schedule(&store, yiwei_store::now()).await?;
-            run_due(&store, &worker, session_idle).await
+            schedule(&store, yiwei_store::now(), &web).await?;
+            run_due(&store, &worker, &web).await
         }
         .await;
         if let Err(e) = result {

@@ -7,5 +7,6 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod demo_booking;
+pub mod demo_programmes;
 pub mod import;
 pub mod jobs;

@@ -621,7 +621,7 @@ pub fn edition_2026() -> Edition {
 
 /// Where each given dose went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Slot {
+pub(super) enum Slot {
     /// Counted as dose `dose` (1-based) of series index `series`.
     Counted { series: usize, dose: u8 },
     /// A second dose of a series on a day one was already counted.
@@ -634,7 +634,7 @@ enum Slot {
 /// Count `given` (sorted by date) into the series of `edition`. Returns a slot per given
 /// dose and, per series, the dates of its counted doses (`None`: the series does not apply
 /// — another product of its choice was started, or the sex does not match).
-fn assign(
+pub(super) fn assign(
     edition: &Edition,
     sex: Option<Sex>,
     given: &[Dose],

@@ -80,6 +80,7 @@ mod catalogue;
 mod enrolment;
 mod form;
 pub mod immunization;
+pub mod indicator;
 mod rules;
 mod schedule;
 

@@ -16,9 +16,11 @@
 //! 3. The trend is kept only if b ≥ 3, its t-test p-value < `pThresholdTrend` and the
 //!    prediction does not exceed the largest count used; otherwise step 2 is redone
 //!    without it.
-//! 4. Prediction at k with its standard error, which R computes with the *raw*
-//!    dispersion (not floored at 1): R passes `dispersion` inside `newdata`, so
-//!    `predict.glm` ignores it. Reproduced on purpose.
+//! 4. Prediction at k with its standard error, which R computes with the dispersion of
+//!    `summary(model)`, not φ: R passes `dispersion` inside `newdata`, so `predict.glm`
+//!    ignores it. After reweighting that dispersion is Σ ωᵢ rᵢ²/(n − p), because R
+//!    overwrote the model's working weights with ω (see `Model::summary_dispersion`);
+//!    the trend test uses it too. Both reproduced on purpose.
 //! 5. Upper bound: `Delta` (μ₀^e + z·se_e)^{1/e}, with τ = φ + se²/μ₀ and z = qnorm(1 − α)
 //!    (one-sided, unlike the old `farrington` which uses α/2); `NbPlugin` the (1 − α)
 //!    quantile of NB(size μ₀/(φ−1), prob 1/φ), Poisson when φ = 1; `Muan` the same at
@@ -189,7 +191,7 @@ impl FarringtonParams {
         if self.no_periods == 0 {
             return Err(invalid("noPeriods", "must be at least 1"));
         }
-        if !(self.weights_threshold > 0.0) {
+        if self.weights_threshold.is_nan() || self.weights_threshold <= 0.0 {
             return Err(invalid("weightsThreshold", "must be positive"));
         }
         if self.p_threshold_trend.is_nan() {
@@ -255,6 +257,12 @@ fn design(params: &FarringtonParams, freq: usize, k: usize) -> Result<Design, Su
 /// Columns: intercept, wtime (optional), one indicator per level above the lowest present.
 struct Model {
     fit: GlmFit,
+    /// The dispersion R's `summary(model)` reports, used for the trend test and the
+    /// prediction's standard error. With `reweight`, R's `fitGLM.flexible` overwrites
+    /// `model$weights` (the working weights) with the prior weights ω, so `summary.glm`
+    /// computes Σ ωᵢ rᵢ² / (n − p) from the working residuals rᵢ = (yᵢ − μᵢ)/μᵢ instead
+    /// of the Pearson statistic. Reproduced on purpose.
+    summary_dispersion: f64,
     p: usize,
     trend: bool,
     phi: f64,
@@ -303,6 +311,7 @@ fn fit_flexible(
     }
     let mut fit = fit?;
     let mut phi = fit.dispersion.max(1.0);
+    let mut summary_dispersion = fit.dispersion;
     let mut n_downweighted = 0;
     if params.reweight {
         let s: Vec<f64> = y
@@ -331,9 +340,21 @@ fn fit_flexible(
             notes.push("reweighted fit did not converge".into());
         }
         phi = fit.dispersion.max(1.0);
+        let df_residual = y.len() - p;
+        summary_dispersion = if df_residual > 0 {
+            y.iter()
+                .zip(&fit.mu)
+                .zip(&omega)
+                .map(|((&y, &mu), &w)| w * ((y - mu) / mu).powi(2))
+                .sum::<f64>()
+                / df_residual as f64
+        } else {
+            f64::NAN
+        };
     }
     Some(Model {
         fit,
+        summary_dispersion,
         p,
         trend,
         phi,
@@ -360,7 +381,7 @@ fn predict(model: &Model, k: usize, no_periods: usize) -> (f64, f64) {
             q += x0[i] * model.fit.cov_unscaled[i * p + j] * x0[j];
         }
     }
-    (eta, (q * model.fit.dispersion).sqrt())
+    (eta, (q * model.summary_dispersion).sqrt())
 }
 
 pub(super) fn evaluate(
@@ -397,7 +418,7 @@ pub(super) fn evaluate(
         if let Some(m) = model.as_ref().filter(|m| m.trend) {
             let (eta, _) = predict(m, k, params.no_periods);
             let fit_response = eta.exp().max(f64::EPSILON);
-            let se_trend = (m.fit.cov_unscaled[p_index(m.p, 1)] * m.fit.dispersion).sqrt();
+            let se_trend = (m.fit.cov_unscaled[p_index(m.p, 1)] * m.summary_dispersion).sqrt();
             let p_value = t_two_sided_p(m.fit.coef[1] / se_trend, (y.len() - m.p) as f64);
             let significant = p_value < params.p_threshold_trend;
             let max_y = y.iter().copied().fold(f64::NEG_INFINITY, f64::max);

@@ -9,6 +9,7 @@ pub mod exam;
 pub mod home;
 pub mod login;
 pub mod org;
+pub mod programme;
 pub mod quality;
 pub mod record;
 pub mod referral;

@@ -6,5 +6,6 @@ mod browser;
 mod contracts;
 mod encounters;
 mod http;
+mod programmes;
 mod records;
 mod support;

@@ -98,6 +98,7 @@ impl TestApp {
             county_name: "环江毛南族自治县".into(),
             utc_offset_hours: 8,
             public_url: "http://127.0.0.1:8080".into(),
+            programmes: Default::default(),
         };
         let router = yiwei_web::app(store.clone(), config);
         TestApp {

@@ -1,0 +1,235 @@
+//! The access gate of the public-health programmes (`crate::programme`): enrolments,
+//! visits, work lists and the reminder outbox are written and read only through here. A
+//! write needs a clinical role that may open the record; the allowed write is audited in
+//! the store's transaction, a refusal here. A work list or an outbox is a list of personal
+//! records: [`rules::decide_list_read`] on its subtree, and one audit row per list.
+
+use chrono::NaiveDate;
+use yiwei_domain::access as rules;
+use yiwei_domain::division::DivisionCode;
+
+use super::{
+    AccessError, Viewer, encounter_institution, read_checked, refusal_code, write_checked,
+};
+use crate::audit::{self, Action, Event};
+use crate::programme::{
+    self as store_programme, Catalogue, DueRow, Enrolment, Episode, Message, NewEnrolment,
+    NewVisit, Outgoing, Recorded, VisitError, VisitRecord, WorkFilter, WorkItem,
+};
+use crate::{Result, Store};
+
+/// A resident's programmes at a glance: enrolments, the work-list rows, the visits.
+#[derive(Clone, Debug)]
+pub struct Overview {
+    pub enrolments: Vec<Enrolment>,
+    pub due: Vec<(DueRow, yiwei_domain::programme::Status)>,
+    pub visits: Vec<VisitRecord>,
+}
+
+/// A resident's programme overview on `today`: checked and audited as one read.
+pub async fn programme_overview(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+    today: NaiveDate,
+) -> Result<Overview, AccessError> {
+    read_checked(store, viewer, resident_id, "programmes", resident_id).await?;
+    Ok(Overview {
+        enrolments: store_programme::enrolments(store, resident_id).await?,
+        due: store_programme::due_of(store, resident_id, today).await?,
+        visits: store_programme::visits_of(store, resident_id, None).await?,
+    })
+}
+
+/// Open one programme visit: checked against its resident and audited.
+pub async fn open_programme_visit(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    visit_id: i64,
+) -> Result<VisitRecord, AccessError> {
+    let resident_id = store_programme::visit_resident(store, visit_id).await?;
+    read_checked(store, viewer, resident_id, "programme_visit", visit_id).await?;
+    Ok(store_programme::get_visit(store, visit_id).await?)
+}
+
+/// Enrol a resident in a programme (登记管理).
+pub async fn enrol(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    catalogue: &Catalogue,
+    resident_id: i64,
+    new: &NewEnrolment,
+) -> Result<i64, AccessError> {
+    let event = write_checked(store, viewer, resident_id).await?;
+    Ok(store_programme::enrol(
+        store,
+        catalogue,
+        resident_id,
+        new,
+        Some(viewer.user.id),
+        event,
+    )
+    .await?)
+}
+
+/// Change an open enrolment's episode (a delivery, a new grade).
+pub async fn update_episode(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    catalogue: &Catalogue,
+    enrolment_id: i64,
+    episode: &Episode,
+    today: NaiveDate,
+) -> Result<(), AccessError> {
+    let e = store_programme::get_enrolment(store, enrolment_id).await?;
+    let event = write_checked(store, viewer, e.resident_id)
+        .await
+        .map(as_update)?;
+    Ok(
+        store_programme::update_episode(store, catalogue, enrolment_id, episode, today, event)
+            .await?,
+    )
+}
+
+/// End an enrolment (结案) with a reason.
+pub async fn end_enrolment(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    catalogue: &Catalogue,
+    enrolment_id: i64,
+    ended_on: NaiveDate,
+    reason: &str,
+    today: NaiveDate,
+) -> Result<(), AccessError> {
+    let e = store_programme::get_enrolment(store, enrolment_id).await?;
+    let event = write_checked(store, viewer, e.resident_id)
+        .await
+        .map(as_update)?;
+    Ok(store_programme::end_enrolment(
+        store,
+        catalogue,
+        enrolment_id,
+        ended_on,
+        reason,
+        today,
+        event,
+    )
+    .await?)
+}
+
+/// Record a programme visit (随访) on a record the viewer may open.
+pub async fn record_visit(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    catalogue: &Catalogue,
+    resident_id: i64,
+    new: &NewVisit,
+) -> Result<Recorded, VisitError> {
+    let event = write_checked(store, viewer, resident_id).await?;
+    let institution = encounter_institution(viewer, new.institution_id)?;
+    store_programme::record_visit(
+        store,
+        catalogue,
+        resident_id,
+        Some(viewer.user.id),
+        institution,
+        new,
+        event,
+    )
+    .await
+}
+
+/// Void a visit entered in error, with a reason.
+pub async fn void_visit(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    catalogue: &Catalogue,
+    visit_id: i64,
+    reason: &str,
+    today: NaiveDate,
+) -> Result<(), AccessError> {
+    let resident_id = store_programme::visit_resident(store, visit_id).await?;
+    let event = write_checked(store, viewer, resident_id)
+        .await
+        .map(as_update)?;
+    Ok(store_programme::void_visit(
+        store,
+        catalogue,
+        visit_id,
+        reason,
+        Some(viewer.user.id),
+        today,
+        event,
+    )
+    .await?)
+}
+
+/// The allowed write's event as an update of an existing record.
+fn as_update(mut event: Event) -> Event {
+    event.action = Action::Update;
+    event
+}
+
+/// Decide and audit a read of a list of personal records under `root`.
+async fn list_checked(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    root: &DivisionCode,
+    what: &str,
+    action: Action,
+) -> Result<Event, AccessError> {
+    let refusal = rules::decide_list_read(&viewer.user.actor(), root).err();
+    let event = match refusal {
+        None => Event::new(viewer.user.who(), action).basis("subtree"),
+        Some(r) => Event::new(viewer.user.who(), Action::Denied)
+            .outcome("denied")
+            .basis(refusal_code(r)),
+    }
+    .object(what, root.as_str())
+    .from_addr(viewer.remote_addr.clone());
+    match refusal {
+        Some(r) => {
+            audit::append(store, &event).await?;
+            Err(r.into())
+        }
+        None => Ok(event),
+    }
+}
+
+/// The work list of a subtree (a village doctor's villages, a team's, a township's):
+/// checked with the list rule and audited as one read.
+pub async fn worklist(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    filter: &WorkFilter,
+    today: NaiveDate,
+) -> Result<Vec<WorkItem>, AccessError> {
+    let event = list_checked(store, viewer, &filter.root, "worklist", Action::Read).await?;
+    audit::append(store, &event).await?;
+    Ok(store_programme::worklist(store, filter, today).await?)
+}
+
+/// The outbox of a subtree in one status (the texts carry surnames): a list read.
+pub async fn outbox(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    root: &DivisionCode,
+    status: &str,
+    limit: i64,
+) -> Result<Vec<Message>, AccessError> {
+    let event = list_checked(store, viewer, root, "outbox", Action::Read).await?;
+    audit::append(store, &event).await?;
+    Ok(store_programme::outbox(store, root, status, limit).await?)
+}
+
+/// Export pending reminders of a subtree with their phone numbers for the SMS gateway:
+/// a reveal of phones, audited in the export's transaction.
+pub async fn export_outbox(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    root: &DivisionCode,
+    limit: i64,
+) -> Result<Vec<Outgoing>, AccessError> {
+    let event = list_checked(store, viewer, root, "outbox", Action::Reveal).await?;
+    Ok(store_programme::export_outbox(store, root, limit, viewer.user.who(), event).await?)
+}
