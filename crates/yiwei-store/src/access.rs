@@ -813,6 +813,135 @@ pub async fn contract_coverage(
     Ok(crate::contract::report(store, root, on).await?)
 }
 
+// ---- Immunization (预防接种, `crate::immunization`) -------------------------------------
+// Doses are recorded, voided and read only through the functions below. A write needs a
+// clinical role that may open the child's record (`write_checked`); the allowed write is
+// audited inside the store's transaction, a refusal here. A refused write is logged with
+// the object `encounter`/`new` by `write_checked`, which all clinical writes share.
+
+/// Record a dose (预防接种) on a record the viewer may open, checked against the schedule
+/// in force on its date; audited as `create` of the dose in the same transaction. A dose
+/// that breaks the schedule is refused with every problem
+/// ([`crate::immunization::DoseError::Schedule`]) unless `new.override_reason` is given.
+/// `today` is the county's date.
+pub async fn record_dose(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+    new: &crate::immunization::NewDose,
+    today: chrono::NaiveDate,
+) -> Result<i64, crate::immunization::DoseError> {
+    let event = write_checked(store, viewer, resident_id).await?;
+    let institution = new.institution_id.or(viewer.user.institution_id);
+    crate::immunization::record(
+        store,
+        resident_id,
+        Some(viewer.user.id),
+        institution,
+        new,
+        today,
+        event,
+    )
+    .await
+}
+
+/// Void a recorded dose with a reason (kept, never deleted); audited as `update` of the
+/// dose in the same transaction.
+pub async fn void_dose(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    dose_id: i64,
+    reason: &str,
+) -> Result<(), AccessError> {
+    let resident_id = crate::immunization::resident_of(store, dose_id).await?;
+    let event = write_checked(store, viewer, resident_id).await?;
+    Ok(crate::immunization::void(store, dose_id, reason, Some(viewer.user.id), event).await?)
+}
+
+/// A child's doses, voided ones included, numbered within their series: checked and
+/// audited as one read.
+pub async fn doses_of(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+) -> Result<Vec<crate::immunization::StoredDose>, AccessError> {
+    read_checked(store, viewer, resident_id, "immunizations", resident_id).await?;
+    Ok(crate::immunization::of_resident(store, resident_id).await?)
+}
+
+/// Open one dose: checked against its child and audited as a read of it.
+pub async fn open_dose(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    dose_id: i64,
+) -> Result<crate::immunization::StoredDose, AccessError> {
+    let resident_id = crate::immunization::resident_of(store, dose_id).await?;
+    read_checked(store, viewer, resident_id, "immunization", dose_id).await?;
+    Ok(crate::immunization::get(store, dose_id).await?)
+}
+
+// ---------------------------------------------------------------------------------------
+// Programme indicators (基本公卫考核指标, `crate::programme_indicator`; issue 4). The figures
+// are aggregates, for anyone who sees aggregates inside their reach; the residents behind a
+// figure are a list of personal records, decided by `decide_list_read` and audited as one
+// read of the list.
+
+/// Every programme indicator of a division and its children for a period.
+pub async fn programme_indicators(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    root: &DivisionCode,
+    period: yiwei_domain::programme::indicator::IndicatorPeriod,
+    config: &yiwei_domain::programme::indicator::IndicatorConfig,
+) -> Result<crate::programme_indicator::Report, AccessError> {
+    if !rules::may_see_aggregate(&viewer.user.actor(), root) {
+        return Err(Refusal::OutsideReach.into());
+    }
+    Ok(crate::programme_indicator::report(store, root, period, config).await?)
+}
+
+/// The residents behind one figure (an indicator × division × period × part), a page of
+/// them; audited as one read of the list, allowed or refused.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the figure's coordinates and a page"
+)]
+pub async fn programme_indicator_list(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    root: &DivisionCode,
+    period: yiwei_domain::programme::indicator::IndicatorPeriod,
+    config: &yiwei_domain::programme::indicator::IndicatorConfig,
+    code: &str,
+    part: yiwei_domain::programme::indicator::Part,
+    (limit, offset): (usize, usize),
+) -> Result<crate::programme_indicator::List, AccessError> {
+    let refusal = rules::decide_list_read(&viewer.user.actor(), root).err();
+    let what = format!(
+        "{root}:{code}:{part}:{from}..{to}",
+        root = root.as_str(),
+        part = part.as_str(),
+        from = period.from,
+        to = period.to
+    );
+    let event = match refusal {
+        None => Event::new(viewer.user.who(), Action::Read).basis("subtree"),
+        Some(r) => Event::new(viewer.user.who(), Action::Denied)
+            .outcome("denied")
+            .basis(refusal_code(r)),
+    }
+    .object("programme_indicator_list", what.as_str())
+    .from_addr(viewer.remote_addr.clone());
+    audit::append(store, &event).await?;
+    if let Some(r) = refusal {
+        return Err(r.into());
+    }
+    Ok(
+        crate::programme_indicator::list(store, root, period, config, code, part, limit, offset)
+            .await?,
+    )
+}
+
 // =======================================================================================
 // Booking and two-way referral (预约挂号, 双向转诊; issue 7, `crate::booking`,
 // `crate::referral`). Everything below is added by that work and kept in this one block.

@@ -145,7 +145,13 @@ pub struct Entry {
 }
 
 /// The chain hash of a row, given the previous hash.
-fn chain_hash(key: &[u8; 32], prev: &[u8], seq: i64, at: DateTime<Utc>, e: &Event) -> Vec<u8> {
+pub(crate) fn chain_hash(
+    key: &[u8; 32],
+    prev: &[u8],
+    seq: i64,
+    at: DateTime<Utc>,
+    e: &Event,
+) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(prev);
     mac.update(&seq.to_be_bytes());

@@ -141,8 +141,19 @@ pub async fn division_summary(
 #[derive(OpenApi)]
 #[openapi(
     info(title = "yiwei JSON API", description = "Non-FHIR endpoints of yiwei. FHIR R4 lives under /fhir (see /fhir/metadata)."),
-    paths(healthz, me, division_summary),
-    components(schemas(Health, Me, DivisionSummary, ChildSummary)),
+    paths(
+        healthz,
+        me,
+        division_summary,
+        crate::pages::programme_indicator::api
+    ),
+    components(schemas(
+        Health,
+        Me,
+        DivisionSummary,
+        ChildSummary,
+        crate::pages::programme_indicator::ApiIndicators
+    )),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

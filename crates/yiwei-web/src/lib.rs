@@ -115,6 +115,18 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         )
         .route("/residents/reviews", get(pages::record::reviews))
         .route("/residents/quality", get(pages::quality::show))
+        .route(
+            "/indicators/programmes",
+            get(pages::programme_indicator::show),
+        )
+        .route(
+            "/indicators/programmes/list",
+            get(pages::programme_indicator::list),
+        )
+        .route(
+            "/indicators/programmes/definitions",
+            get(pages::programme_indicator::definitions),
+        )
         .route("/residents/reviews/{id}", post(pages::record::decide))
         .route(
             "/residents/merges/{id}/undo",
@@ -153,6 +165,14 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/outbox", get(pages::programme::outbox))
         .route("/outbox/queue", post(pages::programme::queue))
         .route("/outbox/export", post(pages::programme::export))
+        .route(
+            "/residents/{id}/immunizations",
+            get(pages::immunization::show).post(pages::immunization::record),
+        )
+        .route(
+            "/residents/{id}/immunizations/{dose_id}/void",
+            post(pages::immunization::void),
+        )
         .route("/residents/{id}/reveal", post(pages::resident::reveal))
         .route(
             "/residents/{id}/break-glass",
@@ -274,12 +294,21 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/CareTeam/{id}", get(fhir::care_team::read))
         .route("/EpisodeOfCare", get(fhir::episode_of_care::search))
         .route("/EpisodeOfCare/{id}", get(fhir::episode_of_care::read))
+        .route(
+            "/Immunization",
+            get(fhir::immunization::search).post(fhir::immunization::create),
+        )
+        .route("/Immunization/{id}", get(fhir::immunization::read))
         .fallback(fhir_unknown);
     Router::new()
         .merge(pages)
         .nest("/fhir", fhir)
         .route("/api/v1/me", get(api::me))
         .route("/api/v1/divisions/{code}", get(api::division_summary))
+        .route(
+            "/api/v1/indicators/programmes",
+            get(pages::programme_indicator::api),
+        )
         .route("/openapi.json", get(api::openapi))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(render_metrics))

@@ -192,6 +192,20 @@ enum BenchCommand {
               value_parser = clap::value_parser!(u64).range(1..=50_000))]
         batch_size: u64,
     },
+    /// Time the programme targets on a county built with `yiwei demo --residents N
+    /// --no-serve`: village work lists, the county's indicators, and recomputing every
+    /// resident's due visits after a schedule change
+    Programmes {
+        /// Work-list requests to time
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        /// Runs of the county's indicators
+        #[arg(long, default_value_t = 5)]
+        indicator_runs: usize,
+        /// Indicator year (default: last year)
+        #[arg(long)]
+        year: Option<i32>,
+    },
     /// Concurrent clients booking a small set of slots on a fresh database: no double
     /// booking, capacity kept, throughput and latency (issue 7)
     Booking {
@@ -606,6 +620,29 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 database_url: config.database_url.clone(),
             };
             let report = crate::bench::residents(&store, &opts, &serve).await?;
+            store.close().await;
+            println!("{report}");
+        }
+        Command::Bench(BenchCommand::Programmes {
+            requests,
+            indicator_runs,
+            year,
+        }) => {
+            let store = open(&config).await?;
+            let command: Vec<String> = std::iter::once("yiwei".to_owned())
+                .chain(std::env::args().skip(1))
+                .collect();
+            let today = (yiwei_store::now()
+                + chrono::Duration::hours(i64::from(config.county.utc_offset_hours)))
+            .date_naive();
+            let opts = crate::bench_services::Options {
+                requests,
+                indicator_runs,
+                year,
+                today,
+                command: command.join(" "),
+            };
+            let report = crate::bench_services::programmes(&store, &opts).await?;
             store.close().await;
             println!("{report}");
         }

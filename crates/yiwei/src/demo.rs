@@ -927,6 +927,10 @@ pub struct DemoOptions {
     /// Residents per bulk transaction (with [`DemoOptions::residents`]).
     pub batch_size: usize,
     pub seed: u64,
+    /// Also build the services on top of the residents: family-doctor teams and contracts,
+    /// programme enrolments and visit histories (on by default; `yiwei bench residents`
+    /// turns it off to time the residents alone).
+    pub services: bool,
 }
 
 impl Default for DemoOptions {
@@ -938,6 +942,7 @@ impl Default for DemoOptions {
             all_village_doctors: false,
             batch_size: 5_000,
             seed: 451_226,
+            services: true,
         }
     }
 }
@@ -1524,6 +1529,9 @@ pub async fn build_with(
         b.residents(idx, place, *n).await?;
     }
     b.flush().await?;
+    if opts.services {
+        crate::demo_immunization::generate(store, opts.seed, reference_date(), &b.by).await?;
+    }
 
     // The handy villages: 思恩镇's first two 村 and 水源镇's first; the first 村 of every
     // township gets a village doctor (or every village, if asked).
@@ -1623,7 +1631,11 @@ pub async fn build_with(
         });
     }
     let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
-    let programmes = crate::demo_programmes::generate(store, opts.seed, today, &b.by).await?;
+    let programmes = if opts.services {
+        crate::demo_programmes::generate(store, opts.seed, today, &b.by).await?
+    } else {
+        crate::demo_programmes::Summary::default()
+    };
     let demo = DemoCounty {
         programmes,
         county,

@@ -4,9 +4,10 @@
 //! Each kind is idempotent (running it twice does no harm), because a job whose runner
 //! died is run again after its lease (see `yiwei_store::job`). Kinds so far:
 //! - `session_sweep`: delete sessions idle past the limit (every 10 minutes).
-//! - `programme_due`: rebuild every resident's work list for the county's today and queue
-//!   the reminders of what opens within a week (daily, from 01:00 county time; the visits
-//!   and doses themselves refresh their resident at once).
+//! - `programme_due`: close the family-doctor contracts that reached their end (到期), then
+//!   rebuild every resident's work list for the county's today and queue the reminders of
+//!   what opens within a week (daily, from 01:00 county time; visits and doses refresh
+//!   their own resident at once).
 //! - `booking_upkeep`: queue the reminders of bookings starting within a day, and expire
 //!   referrals no one answered in time (every 10 minutes; both idempotent).
 
@@ -116,6 +117,12 @@ pub async fn programme_due(store: &Store, web: &WebConfig) -> Result<()> {
     let today =
         (yiwei_store::now() + Duration::hours(i64::from(web.utc_offset_hours))).date_naive();
     let started = std::time::Instant::now();
+    let system = yiwei_store::audit::Who {
+        username: Some("jobs".into()),
+        role: Some("system".into()),
+        ..yiwei_store::audit::Who::default()
+    };
+    let expired = yiwei_store::contract::close_expired(store, today, &system).await?;
     let done = programme::refresh_all(store, &web.programmes, today, |_, _| {}).await?;
     let queued =
         programme::queue_reminders(store, &web.programmes, &web.county, today, REMINDER_DAYS)
@@ -124,6 +131,7 @@ pub async fn programme_due(store: &Store, web: &WebConfig) -> Result<()> {
         residents = done.residents,
         rows = done.rows,
         reminders = queued,
+        contracts_expired = expired,
         seconds = started.elapsed().as_secs_f64(),
         "work lists rebuilt"
     );

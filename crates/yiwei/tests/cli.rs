@@ -460,3 +460,56 @@ fn a_csv_import_creates_links_and_reports_bad_rows_without_writing_them() {
     // Nothing half-written: the audit chain holds and only the one person was added.
     verify(&data);
 }
+
+#[test]
+fn a_csv_import_links_rows_of_the_same_person_within_the_file_and_audits_each_row() {
+    let scratch = Scratch::new();
+    let data = scratch.data("county");
+    small_demo(&data);
+    let before = audit_entries(&verify(&data));
+    let csv = scratch.file("twice.csv");
+    let card = valid_id("19660606", 41);
+    let text = format!(
+        "name,sex,birth_date,id_card,no_id_reason,phone,village,address\n\
+         卢家明,1,1966-06-06,{card},,13977005678,451226100201,城西村2组\n\
+         韦无证,2,1993-09-09,,未带证件,13977004321,451226100201,城西村4组\n\
+         卢家明,男,,{card},,,451226100201,\n\
+         韦无证,女,1993-09-09,,未带证件,13977004321,451226100201,城西村4组\n\
+         韦错日,2,2999-09-09,,未带证件,,451226100201,\n"
+    );
+    std::fs::write(&csv, text).expect("write csv");
+    let report = scratch.file("refused.csv");
+    let out = run(yiwei(
+        &data,
+        &[
+            "import",
+            "residents",
+            csv.to_str().expect("path"),
+            "--as",
+            "doctor.sien",
+            "--report",
+            report.to_str().expect("path"),
+        ],
+    ));
+    fails_with(out.clone(), 3);
+    let printed = stdout(&out);
+    assert!(
+        printed.contains("rows 5: created 2, linked to existing 2"),
+        "the second row of each person links to the first: {printed}"
+    );
+    let refused = std::fs::read_to_string(&report).expect("report");
+    assert!(refused.contains("5,birth_date"), "{refused}");
+    assert_eq!(refused.lines().count(), 2, "{refused}");
+    // One audit entry per imported row (two creates, two links), and the chain holds.
+    assert_eq!(audit_entries(&verify(&data)), before + 4);
+}
+
+/// The entry count `yiwei audit verify` prints for an intact chain.
+fn audit_entries(verified: &str) -> u64 {
+    verified
+        .split("audit chain intact: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no entry count in {verified:?}"))
+}

@@ -13,6 +13,7 @@ pub mod bundle;
 pub mod care_team;
 pub mod encounter;
 pub mod episode_of_care;
+pub mod immunization;
 pub mod location;
 pub mod observation;
 pub mod organization;
@@ -438,6 +439,17 @@ pub fn capability_statement(base: &str) -> Value {
                         ("patient", "reference", "Patient/<id> (required, or subject)"),
                         ("subject", "reference", "Patient/<id> (yiwei alias of patient)"),
                         ("status", "token", "planned | active | finished | cancelled (comma for or)"),
+                    ]),
+                },
+                {
+                    "type": "Immunization",
+                    "documentation": "Doses of the national immunization programme (预防接种). vaccineCode uses urn:yiwei:vaccine; protocolApplied gives the series and doseNumberPositiveInt; voided doses are entered-in-error. Create checks the dose against the schedule in force on its date: a dose that breaks it is refused with 422 and one issue per rule, unless the extension urn:yiwei:fhir:StructureDefinition:immunization-override-reason gives a reason. Reads are audited; search needs patient.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id> (required)"),
+                        ("date", "date", "occurrenceDateTime, with eq, ge, gt, le, lt"),
+                        ("vaccine-code", "token", "[urn:yiwei:vaccine|]<code> (comma for or)"),
+                        ("status", "token", "completed | entered-in-error (comma for or)"),
                     ]),
                 }
             ]

@@ -6,6 +6,8 @@ mod browser;
 mod contracts;
 mod encounters;
 mod http;
+mod immunization;
+mod programme_indicators;
 mod programmes;
 mod records;
 mod support;
