@@ -1917,6 +1917,48 @@ pub async fn insert_history(store: &Store, rows: &[HistoryVisit], by: &Who) -> R
     Ok(rows.len() as u64)
 }
 
+// ---------------------------------------------------------------------------------------
+// For the FHIR CarePlan, Task and Observation resources (fhir/care_plan.rs, fhir/task.rs,
+// fhir/observation.rs in yiwei-web). Unaudited: callers are the gate in
+// `crate::access::programmes`, which has checked and audited the read already.
+
+/// The id of the visit recorded with an encounter; `NotFound` when the encounter is not a
+/// programme visit.
+pub(crate) async fn visit_of_encounter(store: &Store, encounter_id: i64) -> Result<i64> {
+    on_pool!(store, |pool| {
+        sqlx::query_scalar("SELECT id FROM programme_visit WHERE encounter_id = $1 ORDER BY id")
+            .bind(encounter_id)
+            .fetch_optional(pool)
+            .await
+    })?
+    .ok_or(StoreError::NotFound("visit"))
+}
+
+/// The open enrolments of the residents with work-list rows under `root`, keyed by
+/// (resident, programme): which stored enrolment a work-list row belongs to.
+pub(crate) async fn open_enrolments_under(
+    store: &Store,
+    root: &DivisionCode,
+) -> Result<HashMap<(i64, String), i64>> {
+    let (lo, hi) = root.subtree_range();
+    let rows: Vec<(i64, i64, String)> = on_pool!(store, |pool| {
+        sqlx::query_as(
+            "SELECT e.id, e.resident_id, e.programme FROM programme_enrolment e \
+             WHERE e.ended_on IS NULL AND EXISTS (SELECT 1 FROM programme_due d \
+             WHERE d.resident_id = e.resident_id AND d.programme = e.programme \
+             AND d.division_code >= $1 AND d.division_code < $2)",
+        )
+        .bind(lo)
+        .bind(hi)
+        .fetch_all(pool)
+        .await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, resident_id, programme)| ((resident_id, programme), id))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

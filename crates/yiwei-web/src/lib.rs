@@ -272,8 +272,6 @@ pub fn app(store: Store, config: WebConfig) -> Router {
             "/ServiceRequest/{id}",
             get(fhir::referral::read_service_request),
         )
-        .route("/Task", get(fhir::referral::search_task))
-        .route("/Task/{id}", get(fhir::referral::read_task))
         .route("/Organization", get(fhir::organization::search))
         .route("/Organization/{id}", get(fhir::organization::read))
         .route("/Location", get(fhir::location::search))
@@ -299,6 +297,10 @@ pub fn app(store: Store, config: WebConfig) -> Router {
             get(fhir::immunization::search).post(fhir::immunization::create),
         )
         .route("/Immunization/{id}", get(fhir::immunization::read))
+        .route("/CarePlan", get(fhir::care_plan::search))
+        .route("/CarePlan/{id}", get(fhir::care_plan::read))
+        .route("/Task", get(fhir::referral::search_tasks))
+        .route("/Task/{id}", get(fhir::referral::read_tasks))
         .fallback(fhir_unknown);
     Router::new()
         .merge(pages)

@@ -233,3 +233,132 @@ pub async fn export_outbox(
     let event = list_checked(store, viewer, root, "outbox", Action::Reveal).await?;
     Ok(store_programme::export_outbox(store, root, limit, viewer.user.who(), event).await?)
 }
+
+// ---------------------------------------------------------------------------------------
+// For the FHIR CarePlan, Task and Observation resources (yiwei-web fhir/care_plan.rs,
+// fhir/task.rs, fhir/observation.rs): each function is one checked and audited read.
+
+/// A programme a resident is in by the record alone, with no open enrolment row: an
+/// age-based one (65+, 0–6, immunization) or a condition programme enrolled from the
+/// record's profile conditions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Derived {
+    pub programme: String,
+    /// The days on which the programme's enrolment rule holds (`until` exclusive).
+    pub period: yiwei_domain::programme::Period,
+}
+
+/// A resident's programmes as care plans: the overview, and the programmes that hold by
+/// the record alone.
+#[derive(Clone, Debug)]
+pub struct Plans {
+    pub overview: Overview,
+    pub derived: Vec<Derived>,
+}
+
+/// The age below which the immunization programme runs (the schedule's series end with
+/// the HPV doses of girls; `Facts::due_rows` skips adults the same way).
+const IMMUNIZATION_BELOW_YEARS: u32 = 18;
+
+/// A resident's programmes on `today`, for CarePlan and Task: checked and audited as one
+/// read of the resident's programmes. A derived programme is listed while its rule holds,
+/// or after, when it has visits or work-list rows to show.
+pub async fn programme_plans(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    catalogue: &Catalogue,
+    resident_id: i64,
+    today: NaiveDate,
+) -> Result<Plans, AccessError> {
+    read_checked(store, viewer, resident_id, "programmes", resident_id).await?;
+    let overview = Overview {
+        enrolments: store_programme::enrolments(store, resident_id).await?,
+        due: store_programme::due_of(store, resident_id, today).await?,
+        visits: store_programme::visits_of(store, resident_id, None).await?,
+    };
+    let facts = store_programme::facts(store, resident_id).await?;
+    let subject = facts.subject();
+    let has_rows = |code: &str| {
+        overview.due.iter().any(|(d, _)| d.programme == code)
+            || overview
+                .visits
+                .iter()
+                .any(|v| v.programme == code && !v.voided)
+    };
+    let mut derived = Vec::new();
+    for p in &catalogue.programmes {
+        let enrolled = overview
+            .enrolments
+            .iter()
+            .any(|e| e.programme == p.code && e.ended_on.is_none());
+        if enrolled {
+            continue;
+        }
+        if let Some(period) = p.enrolment.period(&subject)
+            && (period.contains(today) || has_rows(p.code))
+            && period.from <= today
+        {
+            derived.push(Derived {
+                programme: p.code.to_owned(),
+                period,
+            });
+        }
+    }
+    if let Some(birth) = facts.birth_date {
+        let until = birth
+            .checked_add_months(chrono::Months::new(12 * IMMUNIZATION_BELOW_YEARS))
+            .unwrap_or(NaiveDate::MAX);
+        let period = yiwei_domain::programme::Period {
+            from: birth,
+            until: Some(until),
+        };
+        if period.contains(today) || has_rows(store_programme::IMMUNIZATION) {
+            derived.push(Derived {
+                programme: store_programme::IMMUNIZATION.to_owned(),
+                period,
+            });
+        }
+    }
+    Ok(Plans { overview, derived })
+}
+
+/// The programme visit recorded with an encounter: checked against its resident and
+/// audited as a read of the visit; `NotFound` when the encounter is not a programme visit.
+pub async fn open_visit_of_encounter(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    encounter_id: i64,
+) -> Result<VisitRecord, AccessError> {
+    let visit_id = store_programme::visit_of_encounter(store, encounter_id).await?;
+    open_programme_visit(store, viewer, visit_id).await
+}
+
+/// A resident's programme visits, newest first (voided ones included, marked): checked
+/// and audited as one read.
+pub async fn programme_visits(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+) -> Result<Vec<VisitRecord>, AccessError> {
+    read_checked(store, viewer, resident_id, "programme_visits", resident_id).await?;
+    Ok(store_programme::visits_of(store, resident_id, None).await?)
+}
+
+/// The work list of a subtree as [`worklist`] (the list rule, one audit row), each line
+/// with the id of the open enrolment it belongs to, if one is stored.
+pub async fn worklist_with_enrolments(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    filter: &WorkFilter,
+    today: NaiveDate,
+) -> Result<Vec<(WorkItem, Option<i64>)>, AccessError> {
+    let items = worklist(store, viewer, filter, today).await?;
+    let open = store_programme::open_enrolments_under(store, &filter.root).await?;
+    Ok(items
+        .into_iter()
+        .map(|w| {
+            let enrolment = open.get(&(w.resident_id, w.programme.clone())).copied();
+            (w, enrolment)
+        })
+        .collect())
+}

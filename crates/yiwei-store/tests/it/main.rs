@@ -37,6 +37,7 @@ mod crypto;
 mod empi_weights;
 mod encounters;
 mod immunization;
+mod import;
 mod jobs;
 mod programme_indicators;
 mod programmes;

@@ -10,6 +10,7 @@
 
 pub mod booking;
 pub mod bundle;
+pub mod care_plan;
 pub mod care_team;
 pub mod encounter;
 pub mod episode_of_care;
@@ -19,6 +20,7 @@ pub mod observation;
 pub mod organization;
 pub mod patient;
 pub mod referral;
+pub mod task;
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -363,7 +365,7 @@ pub fn capability_statement(base: &str) -> Value {
                 },
                 {
                     "type": "Observation",
-                    "documentation": "Measured figures of health exams (健康体检表), LOINC-coded with UCUM units; vital signs follow the R4 vital-signs profiles (blood pressure as a per-arm 85354-9 panel). Fasting glucose is 14771-0 (mmol/L). Search needs patient, subject or encounter.",
+                    "documentation": "Measured figures of health exams (健康体检表) and programme visits (随访), LOINC-coded with UCUM units, id <encounter id>-<figure>; vital signs follow the R4 vital-signs profiles (blood pressure as an 85354-9 panel, per arm for exams). Fasting glucose is 14771-0 (mmol/L). Search needs patient, subject or encounter.",
                     "interaction": [{"code": "read"}, {"code": "search-type"}],
                     "searchParam": params(&[
                         ("patient", "reference", "Patient/<id>"),
@@ -423,15 +425,6 @@ pub fn capability_statement(base: &str) -> Value {
                     ]),
                 },
                 {
-                    "type": "Task",
-                    "documentation": "The receiving institution's work item for a referral: focus the ServiceRequest, owner the Organization, restriction.period.end the time to answer by. Search by owner (your institution) for the incoming queue.",
-                    "interaction": [{"code": "read"}, {"code": "search-type"}],
-                    "searchParam": params(&[
-                        ("owner", "reference", "Organization/<your institution> (required)"),
-                        ("status", "token", "requested,accepted,in-progress: open items only"),
-                    ]),
-                },
-                {
                     "type": "EpisodeOfCare",
                     "documentation": "Family-doctor contracts (家庭医生签约服务): type urn:yiwei:episode-type|family-doctor-contract, period from the first to the last day in force, careManager the contract doctor, team the CareTeam. Reads are audited; search needs patient.",
                     "interaction": [{"code": "read"}, {"code": "search-type"}],
@@ -450,6 +443,31 @@ pub fn capability_statement(base: &str) -> Value {
                         ("date", "date", "occurrenceDateTime, with eq, ge, gt, le, lt"),
                         ("vaccine-code", "token", "[urn:yiwei:vaccine|]<code> (comma for or)"),
                         ("status", "token", "completed | entered-in-error (comma for or)"),
+                    ]),
+                },
+                {
+                    "type": "CarePlan",
+                    "documentation": "Public-health programmes (国家基本公共卫生服务项目): one plan per enrolment (enr-<id>), per age-based programme (age-<patient>-<programme>) and per condition programme enrolled from the record (rec-<patient>-<programme>), with _ written -. category is the programme (urn:yiwei:programme); activity.detail one per work-list row (not-started while open, cancelled when missed, statusReason as text, scheduledPeriod the window) and per visit (completed, outcomeReference the Encounter). Reads are audited; search needs patient.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id> (required, or subject)"),
+                        ("subject", "reference", "Patient/<id>"),
+                        ("status", "token", "active | completed (comma for or)"),
+                        ("category", "token", "[urn:yiwei:programme|]<programme code> (comma for or)"),
+                        ("date", "date", "period overlaps, with eq, ge, gt, le, lt"),
+                    ]),
+                },
+                {
+                    "type": "Task",
+                    "documentation": "Two kinds of work item. Referral work items (双向转诊): id referral-<n>, focus the ServiceRequest, owner the receiving Organization, restriction.period.end the time to answer by; searched with owner (your institution) and optionally status=requested,accepted,in-progress. The programme work list (工作清单): one Task per due visit, id <patient>.<programme>.<visit>.<YYYYMMDD>. status draft (upcoming), ready (due, overdue), cancelled (missed); businessStatus urn:yiwei:due-status keeps upcoming | due | overdue | missed. restriction.period is the window; basedOn the CarePlan. With patient: one audited read of the record; without: the work list of the user's area (list rule, one audit row; windows opening by the le bound or this month's end, misses of the last 31 days).",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id> (optional: without it, the user's area)"),
+                        ("subject", "reference", "Patient/<id>"),
+                        ("status", "token", "draft | ready | cancelled (comma for or)"),
+                        ("code", "token", "[urn:yiwei:programme|]<programme code> (comma for or)"),
+                        ("period", "date", "restriction.period (the window) overlaps, with eq, ge, gt, le, lt"),
+                        ("owner", "reference", "Organization/<your institution>: the incoming referral queue instead (ids referral-<n>, focus the ServiceRequest); only with status"),
                     ]),
                 }
             ]

@@ -13,20 +13,34 @@
 //! so it is 14771-0 (Fasting glucose [Moles/volume] in Serum or Plasma); 1558-6 is the
 //! mass concentration (mg/dL) and would not match the unit.
 //!
+//! Programme visits (随访, 年度健康管理, 儿童健康检查; `programme_visit`) give the same
+//! Observations from their form answers, under the same id scheme `<encounter id>-<figure>`
+//! with the visit's Encounter: `sys`/`dia` as one blood-pressure panel `bp` (85354-9 with
+//! 8480-6 and 8462-4; the forms do not record the arm, so there is no `bodySite`), `fpg`
+//! as fasting glucose (14771-0, mmol/L, as above), `weight` (29463-7), `height`
+//! (8302-2) and `heart_rate` (8867-4). Their `effectiveDateTime` is the visit's date
+//! (day precision) and `issued` when it was recorded. A voided visit's Observations read
+//! as `entered-in-error` and are left out of searches.
+//!
 //! Search needs `patient`/`subject` or `encounter`, and takes `code` (a LOINC code, with
 //! or without `http://loinc.org|`, comma for "or"; `Observation.code` only, so the
-//! panel's 85354-9 finds blood pressures) and `date` (as for Encounter).
+//! panel's 85354-9 finds blood pressures) and `date` (as for Encounter). A search by
+//! patient reads the exams (one audited timeline read) and the programme visits (one
+//! audited read of the visits).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
+use chrono::TimeZone;
 use serde_json::{Value, json};
 use yiwei_domain::exam::{Field, Measurements};
 use yiwei_store::access::{self, AccessError, Viewer};
 use yiwei_store::encounter::{Encounter, TimelineFilter};
+use yiwei_store::programme::VisitRecord;
 
 use super::encounter::{date_window, instant, patient_id, refused};
 use super::{Fhir, FhirUser, Outcome, bundle, parse_search};
 use crate::AppState;
+use yiwei_store::access::programmes as programme_gate;
 
 pub const LOINC: &str = "http://loinc.org";
 const UCUM: &str = "http://unitsofmeasure.org";
@@ -47,11 +61,21 @@ struct Kind {
     what: What,
 }
 
+/// Where a figure is read from: an exam's measurement or a programme visit's answer.
+#[derive(Clone, Copy)]
+enum Source {
+    Exam(Field),
+    Answer(&'static str),
+}
+
+use Source::{Answer, Exam};
+
 enum What {
-    /// A blood-pressure panel of one arm: systolic, diastolic, SNOMED body site.
-    Pressure(Field, Field, &'static str, &'static str),
-    /// One figure: the field, UCUM code, unit as shown.
-    Figure(Field, &'static str, &'static str),
+    /// A blood-pressure panel: systolic, diastolic, and the arm as a SNOMED body site when
+    /// it is known.
+    Pressure(Source, Source, Option<(&'static str, &'static str)>),
+    /// One figure: where from, UCUM code, unit as shown.
+    Figure(Source, &'static str, &'static str),
 }
 
 const KINDS: &[Kind] = &[
@@ -62,10 +86,9 @@ const KINDS: &[Kind] = &[
         profile: Some("http://hl7.org/fhir/StructureDefinition/bp"),
         category: "vital-signs",
         what: What::Pressure(
-            Field::BpLeftSys,
-            Field::BpLeftDia,
-            "368208006",
-            "Left upper arm structure",
+            Exam(Field::BpLeftSys),
+            Exam(Field::BpLeftDia),
+            Some(("368208006", "Left upper arm structure")),
         ),
     },
     Kind {
@@ -75,10 +98,9 @@ const KINDS: &[Kind] = &[
         profile: Some("http://hl7.org/fhir/StructureDefinition/bp"),
         category: "vital-signs",
         what: What::Pressure(
-            Field::BpRightSys,
-            Field::BpRightDia,
-            "368209003",
-            "Right upper arm structure",
+            Exam(Field::BpRightSys),
+            Exam(Field::BpRightDia),
+            Some(("368209003", "Right upper arm structure")),
         ),
     },
     Kind {
@@ -87,7 +109,7 @@ const KINDS: &[Kind] = &[
         display: "Heart rate",
         profile: Some("http://hl7.org/fhir/StructureDefinition/heartrate"),
         category: "vital-signs",
-        what: What::Figure(Field::Pulse, "/min", "beats/minute"),
+        what: What::Figure(Exam(Field::Pulse), "/min", "beats/minute"),
     },
     Kind {
         slug: "body-temperature",
@@ -95,7 +117,7 @@ const KINDS: &[Kind] = &[
         display: "Body temperature",
         profile: Some("http://hl7.org/fhir/StructureDefinition/bodytemp"),
         category: "vital-signs",
-        what: What::Figure(Field::Temperature, "Cel", "°C"),
+        what: What::Figure(Exam(Field::Temperature), "Cel", "°C"),
     },
     Kind {
         slug: "respiratory-rate",
@@ -103,7 +125,7 @@ const KINDS: &[Kind] = &[
         display: "Respiratory rate",
         profile: Some("http://hl7.org/fhir/StructureDefinition/resprate"),
         category: "vital-signs",
-        what: What::Figure(Field::Respiration, "/min", "breaths/minute"),
+        what: What::Figure(Exam(Field::Respiration), "/min", "breaths/minute"),
     },
     Kind {
         slug: "body-height",
@@ -111,7 +133,7 @@ const KINDS: &[Kind] = &[
         display: "Body height",
         profile: Some("http://hl7.org/fhir/StructureDefinition/bodyheight"),
         category: "vital-signs",
-        what: What::Figure(Field::Height, "cm", "cm"),
+        what: What::Figure(Exam(Field::Height), "cm", "cm"),
     },
     Kind {
         slug: "body-weight",
@@ -119,7 +141,7 @@ const KINDS: &[Kind] = &[
         display: "Body weight",
         profile: Some("http://hl7.org/fhir/StructureDefinition/bodyweight"),
         category: "vital-signs",
-        what: What::Figure(Field::Weight, "kg", "kg"),
+        what: What::Figure(Exam(Field::Weight), "kg", "kg"),
     },
     Kind {
         slug: "bmi",
@@ -127,7 +149,7 @@ const KINDS: &[Kind] = &[
         display: "Body mass index (BMI) [Ratio]",
         profile: Some("http://hl7.org/fhir/StructureDefinition/bmi"),
         category: "vital-signs",
-        what: What::Figure(Field::Bmi, "kg/m2", "kg/m2"),
+        what: What::Figure(Exam(Field::Bmi), "kg/m2", "kg/m2"),
     },
     Kind {
         slug: "waist",
@@ -135,7 +157,7 @@ const KINDS: &[Kind] = &[
         display: "Waist Circumference at umbilicus by Tape measure",
         profile: None,
         category: "vital-signs",
-        what: What::Figure(Field::Waist, "cm", "cm"),
+        what: What::Figure(Exam(Field::Waist), "cm", "cm"),
     },
     Kind {
         slug: "fasting-glucose",
@@ -143,9 +165,106 @@ const KINDS: &[Kind] = &[
         display: "Fasting glucose [Moles/volume] in Serum or Plasma",
         profile: None,
         category: "laboratory",
-        what: What::Figure(Field::FastingGlucose, "mmol/L", "mmol/L"),
+        what: What::Figure(Exam(Field::FastingGlucose), "mmol/L", "mmol/L"),
     },
 ];
+
+/// The figures of a programme visit's answers (keys of `yiwei_domain::programme`'s forms),
+/// with the same slugs, codes and units as the exam's.
+const VISIT_KINDS: &[Kind] = &[
+    Kind {
+        slug: "bp",
+        loinc: "85354-9",
+        display: "Blood pressure panel with all children optional",
+        profile: Some("http://hl7.org/fhir/StructureDefinition/bp"),
+        category: "vital-signs",
+        what: What::Pressure(Answer("sys"), Answer("dia"), None),
+    },
+    Kind {
+        slug: "heart-rate",
+        loinc: "8867-4",
+        display: "Heart rate",
+        profile: Some("http://hl7.org/fhir/StructureDefinition/heartrate"),
+        category: "vital-signs",
+        what: What::Figure(Answer("heart_rate"), "/min", "beats/minute"),
+    },
+    Kind {
+        slug: "body-height",
+        loinc: "8302-2",
+        display: "Body height",
+        profile: Some("http://hl7.org/fhir/StructureDefinition/bodyheight"),
+        category: "vital-signs",
+        what: What::Figure(Answer("height"), "cm", "cm"),
+    },
+    Kind {
+        slug: "body-weight",
+        loinc: "29463-7",
+        display: "Body weight",
+        profile: Some("http://hl7.org/fhir/StructureDefinition/bodyweight"),
+        category: "vital-signs",
+        what: What::Figure(Answer("weight"), "kg", "kg"),
+    },
+    Kind {
+        slug: "fasting-glucose",
+        loinc: "14771-0",
+        display: "Fasting glucose [Moles/volume] in Serum or Plasma",
+        profile: None,
+        category: "laboratory",
+        what: What::Figure(Answer("fpg"), "mmol/L", "mmol/L"),
+    },
+];
+
+/// What an Observation is made from: the event it belongs to and where its figures are.
+struct Origin<'a> {
+    encounter_id: i64,
+    resident_id: i64,
+    effective: String,
+    recorded: chrono::DateTime<chrono::Utc>,
+    performer: Option<(i64, &'a str)>,
+    voided: bool,
+    figures: Figures<'a>,
+}
+
+enum Figures<'a> {
+    Exam(&'a Measurements),
+    Answers(&'a Value),
+}
+
+impl Figures<'_> {
+    fn get(&self, source: Source) -> Option<f64> {
+        match (self, source) {
+            (Figures::Exam(m), Exam(field)) => m.get(field),
+            (Figures::Answers(a), Answer(key)) => a.get(key)?.as_f64(),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> Origin<'a> {
+    fn of_exam(e: &'a Encounter, m: &'a Measurements) -> Origin<'a> {
+        Origin {
+            encounter_id: e.id,
+            resident_id: e.resident_id,
+            effective: instant(e.started_at),
+            recorded: e.created_at,
+            performer: Some((e.institution_id, &e.institution_name)),
+            voided: false,
+            figures: Figures::Exam(m),
+        }
+    }
+
+    fn of_visit(v: &'a VisitRecord) -> Origin<'a> {
+        Origin {
+            encounter_id: v.encounter_id,
+            resident_id: v.resident_id,
+            effective: v.visit_date.to_string(),
+            recorded: v.recorded_at,
+            performer: None,
+            voided: v.voided,
+            figures: Figures::Answers(&v.answers),
+        }
+    }
+}
 
 fn quantity(value: f64, code: &str, unit: &str) -> Value {
     json!({"value": value, "unit": unit, "system": UCUM, "code": code})
@@ -155,8 +274,8 @@ fn concept(code: &str, display: &str) -> Value {
     json!({"coding": [{"system": LOINC, "code": code, "display": display}], "text": display})
 }
 
-/// The Observation of one kind of figure of an exam, if it was measured.
-fn observation(e: &Encounter, m: &Measurements, kind: &Kind) -> Option<Value> {
+/// The Observation of one kind of figure of an exam or a visit, if it was measured.
+fn observation(e: &Origin<'_>, kind: &Kind) -> Option<Value> {
     let category_display = if kind.category == "laboratory" {
         "Laboratory"
     } else {
@@ -164,37 +283,41 @@ fn observation(e: &Encounter, m: &Measurements, kind: &Kind) -> Option<Value> {
     };
     let mut o = json!({
         "resourceType": "Observation",
-        "id": format!("{}-{}", e.id, kind.slug),
-        "meta": {"lastUpdated": instant(e.created_at)},
-        "status": "final",
+        "id": format!("{}-{}", e.encounter_id, kind.slug),
+        "meta": {"lastUpdated": instant(e.recorded)},
+        "status": if e.voided { "entered-in-error" } else { "final" },
         "category": [{
             "coding": [{"system": CATEGORY, "code": kind.category, "display": category_display}],
             "text": category_display
         }],
         "code": concept(kind.loinc, kind.display),
         "subject": {"reference": format!("Patient/{}", e.resident_id)},
-        "encounter": {"reference": format!("Encounter/{}", e.id)},
-        "effectiveDateTime": instant(e.started_at),
-        "issued": e.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "performer": [{"reference": format!("Organization/{}", e.institution_id), "display": e.institution_name}],
+        "encounter": {"reference": format!("Encounter/{}", e.encounter_id)},
+        "effectiveDateTime": e.effective,
+        "issued": e.recorded.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     });
+    if let Some((id, name)) = e.performer {
+        o["performer"] = json!([{"reference": format!("Organization/{id}"), "display": name}]);
+    }
     if let Some(profile) = kind.profile {
         o["meta"]["profile"] = json!([profile]);
     }
     match kind.what {
-        What::Pressure(sys, dia, site, site_display) => {
-            let (s, d) = (m.get(sys)?, m.get(dia)?);
-            o["bodySite"] = json!({
-                "coding": [{"system": SNOMED, "code": site, "display": site_display}],
-                "text": site_display
-            });
+        What::Pressure(sys, dia, site) => {
+            let (s, d) = (e.figures.get(sys)?, e.figures.get(dia)?);
+            if let Some((site, site_display)) = site {
+                o["bodySite"] = json!({
+                    "coding": [{"system": SNOMED, "code": site, "display": site_display}],
+                    "text": site_display
+                });
+            }
             o["component"] = json!([
                 {"code": concept("8480-6", "Systolic blood pressure"), "valueQuantity": quantity(s, "mm[Hg]", "mmHg")},
                 {"code": concept("8462-4", "Diastolic blood pressure"), "valueQuantity": quantity(d, "mm[Hg]", "mmHg")},
             ]);
         }
         What::Figure(field, code, unit) => {
-            o["valueQuantity"] = quantity(m.get(field)?, code, unit);
+            o["valueQuantity"] = quantity(e.figures.get(field)?, code, unit);
         }
     }
     Some(o)
@@ -205,9 +328,19 @@ pub fn of_encounter(e: &Encounter) -> Vec<Value> {
     let Some(x) = &e.exam else {
         return Vec::new();
     };
+    let origin = Origin::of_exam(e, &x.measurements);
     KINDS
         .iter()
-        .filter_map(|k| observation(e, &x.measurements, k))
+        .filter_map(|k| observation(&origin, k))
+        .collect()
+}
+
+/// Every Observation of a programme visit's answers.
+pub fn of_visit(v: &VisitRecord) -> Vec<Value> {
+    let origin = Origin::of_visit(v);
+    VISIT_KINDS
+        .iter()
+        .filter_map(|k| observation(&origin, k))
         .collect()
 }
 
@@ -220,10 +353,9 @@ pub async fn read(
     let not_found = || Outcome::not_found("Observation");
     let (encounter_id, slug) = id.split_once('-').ok_or_else(not_found)?;
     let encounter_id: i64 = encounter_id.parse().map_err(|_| not_found())?;
-    let kind = KINDS
-        .iter()
-        .find(|k| k.slug == slug)
-        .ok_or_else(not_found)?;
+    if !KINDS.iter().chain(VISIT_KINDS).any(|k| k.slug == slug) {
+        return Err(not_found());
+    }
     let viewer = Viewer {
         user: &user,
         remote_addr: remote.0,
@@ -231,9 +363,27 @@ pub async fn read(
     let e = access::open_encounter(&state.store, &viewer, encounter_id)
         .await
         .map_err(refused)?;
-    let x = e.exam.as_ref().ok_or_else(not_found)?;
-    let o = observation(&e, &x.measurements, kind).ok_or_else(not_found)?;
-    Ok(Fhir(StatusCode::OK, o))
+    let o = match &e.exam {
+        Some(x) => {
+            let kind = KINDS.iter().find(|k| k.slug == slug);
+            kind.and_then(|k| observation(&Origin::of_exam(&e, &x.measurements), k))
+        }
+        None => {
+            let Some(kind) = VISIT_KINDS.iter().find(|k| k.slug == slug) else {
+                return Err(not_found());
+            };
+            let v = match programme_gate::open_visit_of_encounter(&state.store, &viewer, e.id).await
+            {
+                Ok(v) => v,
+                Err(AccessError::Store(yiwei_store::StoreError::NotFound(_))) => {
+                    return Err(not_found());
+                }
+                Err(other) => return Err(refused(other)),
+            };
+            observation(&Origin::of_visit(&v), kind)
+        }
+    };
+    Ok(Fhir(StatusCode::OK, o.ok_or_else(not_found)?))
 }
 
 /// Whether an Observation's LOINC code matches one of a `code` search's values.
@@ -304,26 +454,50 @@ pub async fn search(
         user: &user,
         remote_addr: remote.0,
     };
-    let exams: Vec<Encounter> = match (encounter, patient) {
+    let offset_hours = state.config.utc_offset_hours;
+    // A visit's day as instants [start, end) in county time, matched by overlap.
+    let visit_in_window = |v: &VisitRecord| {
+        let start = chrono::Utc.from_utc_datetime(&v.visit_date.and_time(chrono::NaiveTime::MIN))
+            - chrono::Duration::hours(offset_hours.into());
+        let end = start + chrono::Duration::days(1);
+        !v.voided && filter.from.is_none_or(|f| end > f) && filter.to.is_none_or(|t| start < t)
+    };
+    let (exams, visits): (Vec<Encounter>, Vec<VisitRecord>) = match (encounter, patient) {
         (Some(id), _) => match access::open_encounter(&state.store, &viewer, id).await {
             Ok(e) => {
-                let in_window = filter.from.is_none_or(|f| e.started_at >= f)
-                    && filter.to.is_none_or(|t| e.started_at < t);
                 let same_patient = patient.is_none_or(|p| p == e.resident_id);
-                if in_window && same_patient {
-                    vec![e]
+                if !same_patient {
+                    (vec![], vec![])
+                } else if e.exam.is_some() {
+                    let in_window = filter.from.is_none_or(|f| e.started_at >= f)
+                        && filter.to.is_none_or(|t| e.started_at < t);
+                    (if in_window { vec![e] } else { vec![] }, vec![])
                 } else {
-                    vec![]
+                    match programme_gate::open_visit_of_encounter(&state.store, &viewer, e.id).await
+                    {
+                        Ok(v) if visit_in_window(&v) => (vec![], vec![v]),
+                        Ok(_) | Err(AccessError::Store(yiwei_store::StoreError::NotFound(_))) => {
+                            (vec![], vec![])
+                        }
+                        Err(other) => return Err(refused(other)),
+                    }
                 }
             }
-            Err(AccessError::Store(yiwei_store::StoreError::NotFound(_))) => vec![],
+            Err(AccessError::Store(yiwei_store::StoreError::NotFound(_))) => (vec![], vec![]),
             Err(e) => return Err(refused(e)),
         },
         (None, Some(p)) => {
-            access::timeline(&state.store, &viewer, p, &filter, MAX_EXAMS, 0)
+            let exams = access::timeline(&state.store, &viewer, p, &filter, MAX_EXAMS, 0)
                 .await
                 .map_err(refused)?
-                .0
+                .0;
+            let visits = programme_gate::programme_visits(&state.store, &viewer, p)
+                .await
+                .map_err(refused)?;
+            (
+                exams,
+                visits.into_iter().filter(|v| visit_in_window(v)).collect(),
+            )
         }
         (None, None) => {
             return Err(Outcome::invalid(
@@ -335,6 +509,7 @@ pub async fn search(
     let all: Vec<Value> = exams
         .iter()
         .flat_map(of_encounter)
+        .chain(visits.iter().flat_map(of_visit))
         .filter(|o| codes.as_deref().is_none_or(|c| code_matches(o, c)))
         .collect();
     let total = all.len() as i64;

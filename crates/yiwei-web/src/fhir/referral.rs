@@ -55,10 +55,48 @@ pub fn to_service_request(r: &Referral) -> Value {
     })
 }
 
+/// Referral work items share `/fhir/Task` with the programme work list (`task.rs`); their
+/// ids carry this prefix, which no programme Task id (`<resident id>.…`) starts with.
+pub const TASK_PREFIX: &str = "referral-";
+
+/// `GET /fhir/Task/<id>`: a referral work item (`referral-<n>`) or a programme work-list
+/// row (anything else).
+pub async fn read_tasks(
+    state: State<AppState>,
+    user: FhirUser,
+    remote: super::Remote,
+    Path(id): Path<String>,
+) -> Result<Fhir, Outcome> {
+    match id.strip_prefix(TASK_PREFIX) {
+        Some(n) => read_task(state, user, remote, Path(n.to_owned())).await,
+        None => super::task::read(state, user, remote, Path(id)).await,
+    }
+}
+
+/// `GET /fhir/Task?…`: with `owner`, the referral queue of the user's institution;
+/// otherwise the programme work list.
+pub async fn search_tasks(
+    state: State<AppState>,
+    user: FhirUser,
+    remote: super::Remote,
+    RawQuery(raw): RawQuery,
+) -> Result<Fhir, Outcome> {
+    let has_owner = raw
+        .as_deref()
+        .unwrap_or_default()
+        .split('&')
+        .any(|p| p.split('=').next() == Some("owner"));
+    if has_owner {
+        search_task(state, user, remote, RawQuery(raw)).await
+    } else {
+        super::task::search(state, user, remote, RawQuery(raw)).await
+    }
+}
+
 pub fn to_task(r: &Referral) -> Value {
     let mut v = json!({
         "resourceType": "Task",
-        "id": r.id.to_string(),
+        "id": format!("{TASK_PREFIX}{}", r.id),
         "status": r.state.fhir_task_status(),
         "intent": "order",
         "priority": r.urgency.fhir(),

@@ -5,6 +5,7 @@ mod booking;
 mod browser;
 mod contracts;
 mod encounters;
+mod fhir_programmes;
 mod http;
 mod immunization;
 mod programme_indicators;
