@@ -1115,14 +1115,15 @@ pub(crate) async fn institution_holds(
     Ok(n > 0)
 }
 
+/// (booking, resident, village, slot start, slot end, institution name).
+type DueReminder = (i64, i64, String, DateTime<Utc>, DateTime<Utc>, String);
+
 /// Queue the reminders (就诊提醒) of the bookings whose slot starts within `ahead` of
 /// `when`, once each (the dedupe key); returns how many were new. Run daily or hourly by
 /// the job runner; running it again queues nothing twice.
 pub async fn queue_reminders(store: &Store, when: When, ahead: Duration) -> Result<u64> {
-    let due: Vec<(i64, i64, String, DateTime<Utc>, DateTime<Utc>, String)> = on_pool!(
-        store,
-        |pool| {
-            sqlx::query_as(
+    let due: Vec<DueReminder> = on_pool!(store, |pool| {
+        sqlx::query_as(
                 "SELECT b.id, b.resident_id, b.division_code, s.starts_at, s.ends_at, i.name \
                  FROM booking b JOIN slot s ON s.id = b.slot_id JOIN institution i ON i.id = b.institution_id \
                  WHERE b.status = 'booked' AND s.starts_at > $1 AND s.starts_at <= $2 ORDER BY b.id",
@@ -1131,8 +1132,7 @@ pub async fn queue_reminders(store: &Store, when: When, ahead: Duration) -> Resu
             .bind(when.now + ahead)
             .fetch_all(pool)
             .await
-        }
-    )?;
+    })?;
     let mut n = 0;
     for chunk in due.chunks(500) {
         let mut tx = store.begin().await?;

@@ -610,9 +610,12 @@ pub(crate) async fn history(store: &Store, id: i64) -> Result<Vec<Step>> {
     })
 }
 
+/// (id, state, requested at, accepted at).
+type OpenReferral = (i64, String, DateTime<Utc>, Option<DateTime<Utc>>);
+
 /// Expire the referrals that waited too long (the timeliness job); returns how many.
 pub async fn expire_due(store: &Store, when: When, t: &Timeliness) -> Result<u64, BookingError> {
-    let open: Vec<(i64, String, DateTime<Utc>, Option<DateTime<Utc>>)> = on_pool!(store, |pool| {
+    let open: Vec<OpenReferral> = on_pool!(store, |pool| {
         sqlx::query_as(
             "SELECT id, state, requested_at, accepted_at FROM referral \
              WHERE state IN ('requested', 'accepted') ORDER BY id",

@@ -204,14 +204,11 @@ proptest::proptest! {
         let mut state = State::Requested;
         let mut path = vec![state];
         for (event, side) in &events {
-            match transition(state, direction, event, *side) {
-                Ok(next) => {
-                    // Closed states never move again; open ones only forward.
-                    proptest::prop_assert!(state.is_open() || state == State::Completed);
-                    state = next;
-                    path.push(state);
-                }
-                Err(_) => {}
+            if let Ok(next) = transition(state, direction, event, *side) {
+                // Closed states never move again; open ones only forward.
+                proptest::prop_assert!(state.is_open() || state == State::Completed);
+                state = next;
+                path.push(state);
             }
         }
         // Arrival needs acceptance first; completion needs arrival; return needs completion.

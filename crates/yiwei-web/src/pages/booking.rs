@@ -211,15 +211,17 @@ pub async fn schedules(
 }
 
 fn parse_rules(form: &ScheduleForm) -> Result<ScheduleRules, String> {
-    let mut rules = ScheduleRules::default();
-    rules.sessions = form
-        .sessions
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(Session::parse)
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
+    let mut rules = ScheduleRules {
+        sessions: form
+            .sessions
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(Session::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?,
+        ..ScheduleRules::default()
+    };
     if !form.horizon_days.trim().is_empty() {
         rules.horizon_days =
             form.horizon_days.trim().parse().map_err(|_| {
