@@ -28,6 +28,7 @@ pub mod key_group;
 pub mod lockout;
 pub mod mask;
 pub mod name;
+pub mod notifiable;
 pub mod org;
 pub mod person_input;
 pub mod programme;

@@ -942,6 +942,338 @@ pub async fn programme_indicator_list(
     )
 }
 
+// Notifiable-disease case reports, food-borne cases and the cases behind warning signals
+// (`crate::notifiable`). A card is written by a clinical role that may open the record
+// (as for encounters; the `create` is appended in the write's transaction). Reading a
+// card follows the record. Review lists, reviews and the cases behind a signal are for
+// CDC staff (`cdc_staff`) inside their reach: they are lists of personal records, audited
+// as one read each. Signals and counts carry no personal data and are read directly from
+// `crate::notifiable`.
+
+/// Whether the viewer is CDC staff; a refusal is audited with `object`.
+async fn cdc_checked(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    root: &DivisionCode,
+    action: Action,
+    object_type: &str,
+    object_id: &str,
+) -> Result<(), AccessError> {
+    let actor = viewer.user.actor();
+    let refusal = if actor.role != rules::Role::CdcStaff {
+        Some(if actor.role.reads_personal_records() {
+            Refusal::OutsideReach
+        } else {
+            Refusal::AggregateRole
+        })
+    } else {
+        rules::decide_list_read(&actor, root).err()
+    };
+    let event = match refusal {
+        None => Event::new(viewer.user.who(), action).basis("subtree"),
+        Some(r) => Event::new(viewer.user.who(), Action::Denied)
+            .outcome("denied")
+            .basis(refusal_code(r))
+            .reason(action.as_str()),
+    }
+    .object(object_type, object_id)
+    .from_addr(viewer.remote_addr.clone());
+    audit::append(store, &event).await?;
+    match refusal {
+        Some(r) => Err(r.into()),
+        None => Ok(()),
+    }
+}
+
+/// Report a notifiable-disease case (传染病报告卡) about a resident the viewer may open.
+/// The card is checked (`yiwei_domain::notifiable::card::validate`; `StoreError::Invalid`
+/// names every failing field), timed against its deadline, and written as a probable
+/// duplicate when the same resident has a card of the same disease within the window.
+pub async fn report_case(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    settings: &crate::notifiable::Settings,
+    resident_id: i64,
+    card: &yiwei_domain::notifiable::Card,
+) -> Result<crate::notifiable::Reported, AccessError> {
+    let event = write_checked(store, viewer, resident_id).await?;
+    let institution = encounter_institution(viewer, None)?;
+    Ok(crate::notifiable::report(
+        store,
+        settings,
+        resident_id,
+        Some(viewer.user.id),
+        institution,
+        card,
+        event,
+    )
+    .await?)
+}
+
+/// Open one card with its review history: checked against its resident and audited.
+pub async fn open_case(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    case_id: i64,
+) -> Result<
+    (
+        crate::notifiable::CaseReport,
+        Vec<crate::notifiable::Review>,
+    ),
+    AccessError,
+> {
+    let resident_id = crate::notifiable::resident_of(store, case_id).await?;
+    read_checked(store, viewer, resident_id, "case_report", case_id).await?;
+    Ok((
+        crate::notifiable::get(store, case_id).await?,
+        crate::notifiable::reviews(store, case_id).await?,
+    ))
+}
+
+/// A resident's cards, newest first: checked and audited as one read.
+pub async fn cases_of(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+) -> Result<Vec<crate::notifiable::CaseReport>, AccessError> {
+    read_checked(store, viewer, resident_id, "case_reports", resident_id).await?;
+    let scope = resident::scope(store, resident_id).await?;
+    // Cards carry the village at report time; a resident who moved keeps old cards
+    // elsewhere, so look in the whole county of the record.
+    let root = scope
+        .division
+        .ancestor_at(yiwei_domain::division::Level::County)
+        .unwrap_or(scope.division);
+    let filter = crate::notifiable::CaseFilter {
+        resident_id: Some(resident_id),
+        ..Default::default()
+    };
+    Ok(crate::notifiable::list(store, &root, &filter, 200, 0)
+        .await?
+        .0)
+}
+
+/// Cards inside `root` matching `filter` (the CDC review queue and case lists), for CDC
+/// staff; audited as one read of the list.
+pub async fn case_list(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    root: &DivisionCode,
+    filter: &crate::notifiable::CaseFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<crate::notifiable::CaseReport>, i64), AccessError> {
+    cdc_checked(
+        store,
+        viewer,
+        root,
+        Action::Read,
+        "case_list",
+        root.as_str(),
+    )
+    .await?;
+    Ok(crate::notifiable::list(store, root, filter, limit, offset).await?)
+}
+
+/// Cards for the FHIR Condition search. With `resident_id`, the resident's cards inside
+/// `root` (default: the county of the record, as [`cases_of`]), checked against the record
+/// and audited as one read of it; without, the cards inside `root` for CDC staff, as
+/// [`case_list`].
+pub async fn find_cases(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: Option<i64>,
+    root: Option<&DivisionCode>,
+    filter: &crate::notifiable::CaseFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<crate::notifiable::CaseReport>, i64), AccessError> {
+    match resident_id {
+        Some(resident_id) => {
+            read_checked(store, viewer, resident_id, "case_reports", resident_id).await?;
+            let root = match root {
+                Some(r) => r.clone(),
+                None => {
+                    let division = resident::scope(store, resident_id).await?.division;
+                    division
+                        .ancestor_at(yiwei_domain::division::Level::County)
+                        .unwrap_or(division)
+                }
+            };
+            let filter = crate::notifiable::CaseFilter {
+                resident_id: Some(resident_id),
+                ..filter.clone()
+            };
+            Ok(crate::notifiable::list(store, &root, &filter, limit, offset).await?)
+        }
+        None => {
+            let root = root.unwrap_or(&viewer.user.reach);
+            case_list(store, viewer, root, filter, limit, offset).await
+        }
+    }
+}
+
+/// Review a card (accept, return, delete as duplicate, revise): CDC staff whose reach holds
+/// the card; audited as `update` in the review's transaction. Returns the correction card's
+/// id for a revision.
+#[expect(clippy::too_many_arguments, reason = "one review, its parts named")]
+pub async fn review_case(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    settings: &crate::notifiable::Settings,
+    case_id: i64,
+    expected_version: i64,
+    action: yiwei_domain::notifiable::ReviewAction,
+    reason: &str,
+    revision: Option<&crate::notifiable::Revision>,
+) -> Result<Option<i64>, AccessError> {
+    let resident_id = crate::notifiable::resident_of(store, case_id).await?;
+    let scope = resident::scope(store, resident_id).await?;
+    cdc_checked(
+        store,
+        viewer,
+        &scope.division,
+        Action::Read,
+        "case_report",
+        &case_id.to_string(),
+    )
+    .await?;
+    let event = Event::new(viewer.user.who(), Action::Update)
+        .basis("subtree")
+        .from_addr(viewer.remote_addr.clone());
+    Ok(crate::notifiable::review(
+        store,
+        settings,
+        case_id,
+        expected_version,
+        action,
+        reason,
+        revision,
+        Some(viewer.user.id),
+        event,
+    )
+    .await?)
+}
+
+/// Move a warning signal one step: CDC staff whose reach holds the signal's area. Signals
+/// hold no personal data, so this is recorded in the signal's own history, not the audit
+/// log.
+pub async fn step_signal(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    signal_id: i64,
+    expected_version: i64,
+    step: yiwei_domain::notifiable::SignalStep,
+    notes: &str,
+    assignee: Option<i64>,
+) -> Result<yiwei_domain::notifiable::SignalStatus, AccessError> {
+    let signal = crate::notifiable::signal(store, signal_id).await?;
+    let area = DivisionCode::parse(&signal.division)
+        .map_err(|_| StoreError::Other("stored signal has a bad division".into()))?;
+    let actor = viewer.user.actor();
+    if actor.role != rules::Role::CdcStaff {
+        return Err(Refusal::OutsideReach.into());
+    }
+    if !(actor.reach.contains(&area) || area.contains(&actor.reach)) {
+        return Err(Refusal::OutsideReach.into());
+    }
+    if let Some(a) = assignee {
+        let user = crate::user::get(store, a).await?;
+        if user.role != rules::Role::CdcStaff {
+            return Err(StoreError::Invalid(
+                "a signal is assigned to a member of the CDC staff".into(),
+            )
+            .into());
+        }
+    }
+    Ok(crate::notifiable::step_signal(
+        store,
+        signal_id,
+        expected_version,
+        step,
+        notes,
+        assignee,
+        viewer.user.id,
+    )
+    .await?)
+}
+
+/// The cards behind a signal: its disease in its area over the seven days up to its day.
+/// For CDC staff; audited as one read of the list.
+pub async fn signal_cases(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    signal: &crate::notifiable::Signal,
+) -> Result<Vec<crate::notifiable::CaseReport>, AccessError> {
+    let area = DivisionCode::parse(&signal.division)
+        .map_err(|_| StoreError::Other("stored signal has a bad division".into()))?;
+    cdc_checked(
+        store,
+        viewer,
+        &area,
+        Action::Read,
+        "signal_cases",
+        &signal.id.to_string(),
+    )
+    .await?;
+    let filter = crate::notifiable::CaseFilter {
+        statuses: vec![
+            yiwei_domain::notifiable::CardStatus::Pending,
+            yiwei_domain::notifiable::CardStatus::ProbableDuplicate,
+            yiwei_domain::notifiable::CardStatus::Accepted,
+        ],
+        disease: Some(signal.disease.clone()),
+        from: Some(signal.day - chrono::Duration::days(6)),
+        to: Some(signal.day + chrono::Duration::days(1)),
+        ..Default::default()
+    };
+    Ok(crate::notifiable::list(store, &area, &filter, 200, 0)
+        .await?
+        .0)
+}
+
+/// Report a suspected food-borne disease case about a resident the viewer may open.
+pub async fn report_foodborne(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    settings: &crate::notifiable::Settings,
+    resident_id: i64,
+    case: &yiwei_domain::notifiable::foodborne::FoodborneCase,
+) -> Result<i64, AccessError> {
+    let event = write_checked(store, viewer, resident_id).await?;
+    let institution = encounter_institution(viewer, None)?;
+    Ok(crate::notifiable::report_foodborne(
+        store,
+        settings,
+        resident_id,
+        Some(viewer.user.id),
+        institution,
+        case,
+        event,
+    )
+    .await?)
+}
+
+/// Food-borne cases inside `root`, for CDC staff; audited as one read of the list.
+pub async fn foodborne_list(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    root: &DivisionCode,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<crate::notifiable::StoredFoodborne>, i64), AccessError> {
+    cdc_checked(
+        store,
+        viewer,
+        root,
+        Action::Read,
+        "foodborne_list",
+        root.as_str(),
+    )
+    .await?;
+    Ok(crate::notifiable::foodborne_list(store, root, limit, offset).await?)
+}
+
 // =======================================================================================
 // Booking and two-way referral (预约挂号, 双向转诊; issue 7, `crate::booking`,
 // `crate::referral`). Everything below is added by that work and kept in this one block.

@@ -26,6 +26,7 @@ pub mod immunization;
 pub mod import;
 pub mod job;
 pub mod migrate;
+pub mod notifiable;
 pub mod org;
 pub mod programme;
 pub mod programme_indicator;

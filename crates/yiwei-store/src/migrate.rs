@@ -44,6 +44,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_programmes.sql"),
     ),
     (
+        8,
+        "notifiable",
+        include_str!("../migrations/sqlite/0008_notifiable.sql"),
+    ),
+    (
         9,
         "match_weights",
         include_str!("../migrations/sqlite/0009_match_weights.sql"),
@@ -92,6 +97,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         7,
         "programmes",
         include_str!("../migrations/postgres/0007_programmes.sql"),
+    ),
+    (
+        8,
+        "notifiable",
+        include_str!("../migrations/postgres/0008_notifiable.sql"),
     ),
     (
         9,

@@ -54,6 +54,8 @@ pub struct WebConfig {
     pub public_url: String,
     /// The public-health programmes and immunization editions in force.
     pub programmes: yiwei_store::programme::Catalogue,
+    /// The reporting rules of notifiable diseases that are configuration.
+    pub notifiable: yiwei_store::notifiable::Settings,
 }
 
 /// Shared state of every handler.
@@ -173,6 +175,18 @@ pub fn app(store: Store, config: WebConfig) -> Router {
             "/residents/{id}/immunizations/{dose_id}/void",
             post(pages::immunization::void),
         )
+        .route(
+            "/residents/{id}/cases/new",
+            get(pages::notifiable::new_form).post(pages::notifiable::create),
+        )
+        .route("/cases/{id}", get(pages::notifiable::show))
+        .route("/cases/{id}/review", post(pages::notifiable::review))
+        .route("/cdc/review", get(pages::notifiable::queue))
+        .route("/cdc/statistics", get(pages::notifiable_stats::statistics))
+        .route("/cdc/timeliness", get(pages::notifiable_stats::timeliness))
+        .route("/warnings", get(pages::notifiable::signals))
+        .route("/warnings/{id}", get(pages::notifiable::signal))
+        .route("/warnings/{id}/step", post(pages::notifiable::step))
         .route("/residents/{id}/reveal", post(pages::resident::reveal))
         .route(
             "/residents/{id}/break-glass",
@@ -290,6 +304,10 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/Observation/{id}", get(fhir::observation::read))
         .route("/CareTeam", get(fhir::care_team::search))
         .route("/CareTeam/{id}", get(fhir::care_team::read))
+        .route("/Condition", get(fhir::condition::search))
+        .route("/Condition/{id}", get(fhir::condition::read))
+        .route("/DetectedIssue", get(fhir::detected_issue::search))
+        .route("/DetectedIssue/{id}", get(fhir::detected_issue::read))
         .route("/EpisodeOfCare", get(fhir::episode_of_care::search))
         .route("/EpisodeOfCare/{id}", get(fhir::episode_of_care::read))
         .route(

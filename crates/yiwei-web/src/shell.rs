@@ -61,6 +61,12 @@ pub fn nav_for(user: &User, path: &str) -> Vec<NavItem> {
         }
         items.push(("/residents/quality", "nav.quality"));
         items.push(("/indicators/programmes", "nav.programme_indicators"));
+        items.push(("/warnings", "nav.warnings"));
+        items.push(("/cdc/statistics", "nav.case_stats"));
+        items.push(("/cdc/timeliness", "nav.timeliness"));
+        if role == Role::CdcStaff {
+            items.push(("/cdc/review", "nav.case_review"));
+        }
         if matches!(
             role,
             Role::TeamMember | Role::VillageDoctor | Role::Clinician

@@ -361,6 +361,7 @@ pub async fn residents(store: &Store, opts: &Options, serve: &ServeArgs) -> Resu
     let demo_opts = demo::DemoOptions {
         residents: Some(n),
         batch_size: opts.batch_size,
+        services: false,
         ..demo::DemoOptions::default()
     };
     let mut township = Reservoir::new(20_000, 1);

@@ -80,6 +80,9 @@ enum Command {
     /// Scheduled jobs
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Early warning (预警)
+    #[command(subcommand)]
+    Warnings(WarningsCommand),
     /// Import records from a file (see docs/import.md)
     #[command(subcommand)]
     Import(ImportCommand),
@@ -246,6 +249,20 @@ enum JobsCommand {
     Run,
     /// Show the most recent jobs
     List,
+}
+
+#[derive(Subcommand, Debug)]
+enum WarningsCommand {
+    /// Evaluate every configured method for one day now and store the signals (re-running
+    /// a day adds nothing). Exit code 0 whether or not signals were raised
+    Run {
+        /// The day to evaluate (YYYY-MM-DD); default yesterday, county time
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// Evaluate this many days ending on --date (for a backfill)
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1096))]
+        days: u32,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -566,10 +583,32 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Jobs(JobsCommand::Run) => {
             let store = open(&config).await?;
-            let web = config.to_web_config()?;
-            crate::jobs::schedule(&store, yiwei_store::now(), &web).await?;
-            let ran = crate::jobs::run_due(&store, "cli", &web).await?;
+            let settings = crate::jobs::JobSettings::from_config(&config)?;
+            crate::jobs::schedule(&store, yiwei_store::now(), &settings).await?;
+            crate::jobs::schedule_warning(&store, yiwei_store::now(), &settings).await?;
+            let ran = crate::jobs::run_due(&store, "cli", &settings).await?;
             println!("ran {ran} jobs");
+        }
+        Command::Warnings(WarningsCommand::Run { date, days }) => {
+            let store = open(&config).await?;
+            let settings = crate::jobs::JobSettings::from_config(&config)?;
+            let local_today = (yiwei_store::now()
+                + chrono::Duration::hours(i64::from(settings.utc_offset_hours)))
+            .date_naive();
+            let last = date.unwrap_or(local_today - chrono::Duration::days(1));
+            if last > local_today {
+                anyhow::bail!("--date {last} is in the future (today is {local_today})");
+            }
+            for back in (0..i64::from(days)).rev() {
+                let day = last - chrono::Duration::days(back);
+                let s = crate::warning::run_day(&store, &settings.warning, &settings.county, day)
+                    .await
+                    .with_context(|| format!("warning run of {day}"))?;
+                println!(
+                    "{day}: evaluated {}, alarms {}, new signals {}, already raised {}, history too short {}",
+                    s.evaluated, s.alarms, s.raised, s.existing, s.too_short
+                );
+            }
         }
         Command::Jobs(JobsCommand::List) => {
             let store = open(&config).await?;
@@ -885,7 +924,10 @@ async fn serve(config: &Config, store: Store) -> Result<()> {
     );
     // Scheduled work (design.md, "Jobs") runs in every server process; the queue makes
     // sure each job runs once.
-    let runner = tokio::spawn(crate::jobs::run_forever(store.clone(), web.clone()));
+    let runner = tokio::spawn(crate::jobs::run_forever(
+        store.clone(),
+        crate::jobs::JobSettings::from_config(config)?,
+    ));
     let app = yiwei_web::app(store.clone(), web);
     axum::serve(
         listener,

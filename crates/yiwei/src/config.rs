@@ -34,6 +34,32 @@ pub struct Config {
     pub county: County,
     pub security: Security,
     pub log: Log,
+    /// 传染病报告: the reporting rules that are local practice.
+    pub notifiable: Notifiable,
+    /// 预警: the daily early-warning run and the methods per disease.
+    pub warning: crate::warning::WarningConfig,
+}
+
+/// Reporting rules of notifiable diseases that are configuration (see
+/// `yiwei_domain::notifiable`; neither figure was confirmed from a national text).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Notifiable {
+    /// A second card for the same resident and disease within this many days goes to
+    /// CDC review as a probable duplicate.
+    pub duplicate_window_days: i64,
+    /// Deadline of a suspected food-borne case report from the visit (hours).
+    pub foodborne_deadline_hours: i64,
+}
+
+impl Default for Notifiable {
+    fn default() -> Self {
+        Notifiable {
+            duplicate_window_days:
+                yiwei_domain::notifiable::workflow::DEFAULT_DUPLICATE_WINDOW_DAYS,
+            foodborne_deadline_hours: yiwei_domain::notifiable::foodborne::DEFAULT_DEADLINE_HOURS,
+        }
+    }
 }
 
 /// The county this database serves (one database per county).
@@ -79,6 +105,8 @@ impl Default for Config {
             county: County::default(),
             security: Security::default(),
             log: Log::default(),
+            notifiable: Notifiable::default(),
+            warning: crate::warning::WarningConfig::default(),
         }
     }
 }
@@ -124,6 +152,8 @@ impl std::fmt::Debug for Config {
             .field("county", &self.county)
             .field("security", &self.security)
             .field("log", &self.log)
+            .field("notifiable", &self.notifiable)
+            .field("warning", &self.warning)
             .finish()
     }
 }
@@ -264,6 +294,19 @@ impl Config {
                 self.log.format
             );
         }
+        if !(1..=3650).contains(&self.notifiable.duplicate_window_days) {
+            bail!(
+                "notifiable.duplicate_window_days must be between 1 and 3650, got {}",
+                self.notifiable.duplicate_window_days
+            );
+        }
+        if !(1..=24 * 30).contains(&self.notifiable.foodborne_deadline_hours) {
+            bail!(
+                "notifiable.foodborne_deadline_hours must be between 1 and 720, got {}",
+                self.notifiable.foodborne_deadline_hours
+            );
+        }
+        self.warning.check()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
             anyhow::anyhow!(
                 "log.level {:?} is not a level or tracing filter: {e}",
@@ -318,11 +361,17 @@ impl Config {
             session_idle: chrono::Duration::minutes(s.session_idle_minutes),
             break_glass: chrono::Duration::hours(s.break_glass_hours),
             secure_cookies: s.secure_cookies,
-            county,
+            county: county.clone(),
             county_name: self.county.name.clone(),
             utc_offset_hours: self.county.utc_offset_hours,
             public_url: format!("http://{}", self.listen),
             programmes: yiwei_store::programme::Catalogue::default(),
+            notifiable: yiwei_store::notifiable::Settings {
+                duplicate_window_days: self.notifiable.duplicate_window_days,
+                utc_offset_hours: self.county.utc_offset_hours,
+                county: county.clone(),
+                foodborne_deadline_hours: self.notifiable.foodborne_deadline_hours,
+            },
         })
     }
 }

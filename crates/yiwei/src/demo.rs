@@ -1636,6 +1636,16 @@ pub async fn build_with(
     } else {
         crate::demo_programmes::Summary::default()
     };
+    if opts.services {
+        crate::demo_cases::load(
+            store,
+            &county,
+            &townships,
+            (yiwei_store::now() + chrono::Duration::hours(8)).date_naive(),
+            opts.seed,
+        )
+        .await?;
+    }
     let demo = DemoCounty {
         programmes,
         county,

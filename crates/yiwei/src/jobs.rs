@@ -4,6 +4,8 @@
 //! Each kind is idempotent (running it twice does no harm), because a job whose runner
 //! died is run again after its lease (see `yiwei_store::job`). Kinds so far:
 //! - `session_sweep`: delete sessions idle past the limit (every 10 minutes).
+//! - `warning_run`: the early-warning run of one day (`crate::warning`), queued once a day
+//!   for the day before, after `warning.run_hour` local time; the dedup key is the date.
 //! - `programme_due`: close the family-doctor contracts that reached their end (到期), then
 //!   rebuild every resident's work list for the county's today and queue the reminders of
 //!   what opens within a week (daily, from 01:00 county time; visits and doses refresh
@@ -12,19 +14,21 @@
 //!   referrals no one answered in time (every 10 minutes; both idempotent).
 
 use anyhow::Result;
-use chrono::{DateTime, Duration, Timelike, Utc};
-use yiwei_store::{Store, job, programme, session};
-use yiwei_web::WebConfig;
+use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
+use yiwei_domain::division::DivisionCode;
+use yiwei_store::programme::{self, Catalogue};
+use yiwei_store::{Store, job, session};
 
 pub const SESSION_SWEEP: &str = "session_sweep";
+pub const WARNING_RUN: &str = "warning_run";
 pub const PROGRAMME_DUE: &str = "programme_due";
 
 /// Days ahead for which reminders are queued by the daily job.
 pub const REMINDER_DAYS: i64 = 7;
 pub const BOOKING_UPKEEP: &str = "booking_upkeep";
 
-async fn booking_upkeep(store: &Store, web: &WebConfig) -> Result<()> {
-    let when = yiwei_store::booking::When::now(web.utc_offset_hours);
+async fn booking_upkeep(store: &Store, settings: &JobSettings) -> Result<()> {
+    let when = yiwei_store::booking::When::now(settings.utc_offset_hours);
     let queued = yiwei_store::booking::queue_reminders(store, when, Duration::hours(24)).await?;
     let expired = yiwei_store::referral::expire_due(
         store,
@@ -43,10 +47,56 @@ async fn booking_upkeep(store: &Store, web: &WebConfig) -> Result<()> {
     Ok(())
 }
 
+/// What the jobs need from the configuration.
+#[derive(Clone, Debug)]
+pub struct JobSettings {
+    pub session_idle: Duration,
+    pub county: DivisionCode,
+    pub utc_offset_hours: i32,
+    pub warning: crate::warning::WarningConfig,
+    /// The programmes and immunization editions in force.
+    pub programmes: Catalogue,
+}
+
+impl JobSettings {
+    pub fn from_config(config: &crate::config::Config) -> Result<JobSettings> {
+        let web = config.to_web_config()?;
+        Ok(JobSettings {
+            session_idle: web.session_idle,
+            county: web.county,
+            utc_offset_hours: web.utc_offset_hours,
+            warning: config.warning.clone(),
+            programmes: web.programmes,
+        })
+    }
+}
+
+/// Queue the warning run of `day` (idempotent: the date is the dedup key).
+pub async fn enqueue_warning(store: &Store, day: NaiveDate, at: DateTime<Utc>) -> Result<bool> {
+    let payload = serde_json::json!({"date": day.to_string()}).to_string();
+    Ok(job::enqueue(store, WARNING_RUN, &day.to_string(), at, &payload).await?)
+}
+
+/// Enqueue yesterday's warning run once the county's local clock has passed the run hour.
+pub async fn schedule_warning(
+    store: &Store,
+    now: DateTime<Utc>,
+    settings: &JobSettings,
+) -> Result<()> {
+    if !settings.warning.enabled {
+        return Ok(());
+    }
+    let local = (now + Duration::hours(i64::from(settings.utc_offset_hours))).naive_utc();
+    if local.hour() >= settings.warning.run_hour {
+        enqueue_warning(store, local.date() - Duration::days(1), now).await?;
+    }
+    Ok(())
+}
+
 /// Enqueue the periodic jobs due by `now`. Dedup keys name the period, so calling this
 /// often (or from several processes) queues each period's job once.
-pub async fn schedule(store: &Store, now: DateTime<Utc>, web: &WebConfig) -> Result<()> {
-    let local = now + Duration::hours(i64::from(web.utc_offset_hours));
+pub async fn schedule(store: &Store, now: DateTime<Utc>, settings: &JobSettings) -> Result<()> {
+    let local = now + Duration::hours(i64::from(settings.utc_offset_hours));
     if local.hour() >= 1 {
         job::enqueue(
             store,
@@ -81,8 +131,8 @@ pub async fn schedule(store: &Store, now: DateTime<Utc>, web: &WebConfig) -> Res
 }
 
 /// Claim and run due jobs until none is left; returns how many ran.
-pub async fn run_due(store: &Store, worker: &str, web: &WebConfig) -> Result<usize> {
-    let session_idle = web.session_idle;
+pub async fn run_due(store: &Store, worker: &str, settings: &JobSettings) -> Result<usize> {
+    let session_idle = settings.session_idle;
     let mut ran = 0;
     while let Some(j) = job::claim(store, worker).await? {
         let outcome: Result<()> = match j.kind.as_str() {
@@ -94,8 +144,9 @@ pub async fn run_due(store: &Store, worker: &str, web: &WebConfig) -> Result<usi
                     }
                 })
                 .map_err(Into::into),
-            PROGRAMME_DUE => programme_due(store, web).await,
-            BOOKING_UPKEEP => booking_upkeep(store, web).await,
+            WARNING_RUN => run_warning(store, &j.payload, settings).await,
+            PROGRAMME_DUE => programme_due(store, settings).await,
+            BOOKING_UPKEEP => booking_upkeep(store, settings).await,
             other => Err(anyhow::anyhow!(
                 "unknown job kind {other:?} (a newer yiwei may run it)"
             )),
@@ -112,10 +163,29 @@ pub async fn run_due(store: &Store, worker: &str, web: &WebConfig) -> Result<usi
     Ok(ran)
 }
 
+/// Run the `warning_run` job of the day in its payload.
+async fn run_warning(store: &Store, payload: &str, settings: &JobSettings) -> Result<()> {
+    let value: serde_json::Value = serde_json::from_str(payload)?;
+    let day: NaiveDate = value
+        .get("date")
+        .and_then(|d| d.as_str())
+        .ok_or_else(|| anyhow::anyhow!("warning_run payload has no date"))?
+        .parse()?;
+    let summary = crate::warning::run_day(store, &settings.warning, &settings.county, day).await?;
+    tracing::info!(
+        warning.day = %day,
+        warning.evaluated = summary.evaluated,
+        warning.raised = summary.raised,
+        warning.existing = summary.existing,
+        "warning run done"
+    );
+    Ok(())
+}
+
 /// The daily work-list rebuild and reminders.
-pub async fn programme_due(store: &Store, web: &WebConfig) -> Result<()> {
+pub async fn programme_due(store: &Store, settings: &JobSettings) -> Result<()> {
     let today =
-        (yiwei_store::now() + Duration::hours(i64::from(web.utc_offset_hours))).date_naive();
+        (yiwei_store::now() + Duration::hours(i64::from(settings.utc_offset_hours))).date_naive();
     let started = std::time::Instant::now();
     let system = yiwei_store::audit::Who {
         username: Some("jobs".into()),
@@ -123,10 +193,15 @@ pub async fn programme_due(store: &Store, web: &WebConfig) -> Result<()> {
         ..yiwei_store::audit::Who::default()
     };
     let expired = yiwei_store::contract::close_expired(store, today, &system).await?;
-    let done = programme::refresh_all(store, &web.programmes, today, |_, _| {}).await?;
-    let queued =
-        programme::queue_reminders(store, &web.programmes, &web.county, today, REMINDER_DAYS)
-            .await?;
+    let done = programme::refresh_all(store, &settings.programmes, today, |_, _| {}).await?;
+    let queued = programme::queue_reminders(
+        store,
+        &settings.programmes,
+        &settings.county,
+        today,
+        REMINDER_DAYS,
+    )
+    .await?;
     tracing::info!(
         residents = done.residents,
         rows = done.rows,
@@ -139,7 +214,7 @@ pub async fn programme_due(store: &Store, web: &WebConfig) -> Result<()> {
 }
 
 /// Schedule and run jobs every 30 seconds until the task is aborted.
-pub async fn run_forever(store: Store, web: WebConfig) {
+pub async fn run_forever(store: Store, settings: JobSettings) {
     let worker = format!(
         "{}-{}",
         std::process::id(),
@@ -149,8 +224,9 @@ pub async fn run_forever(store: Store, web: WebConfig) {
     loop {
         tick.tick().await;
         let result = async {
-            schedule(&store, yiwei_store::now(), &web).await?;
-            run_due(&store, &worker, &web).await
+            schedule(&store, yiwei_store::now(), &settings).await?;
+            schedule_warning(&store, yiwei_store::now(), &settings).await?;
+            run_due(&store, &worker, &settings).await
         }
         .await;
         if let Err(e) = result {

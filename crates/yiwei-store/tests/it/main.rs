@@ -39,6 +39,7 @@ mod encounters;
 mod immunization;
 mod import;
 mod jobs;
+mod notifiable;
 mod programme_indicators;
 mod programmes;
 mod quality;

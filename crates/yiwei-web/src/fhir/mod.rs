@@ -12,6 +12,8 @@ pub mod booking;
 pub mod bundle;
 pub mod care_plan;
 pub mod care_team;
+pub mod condition;
+pub mod detected_issue;
 pub mod encounter;
 pub mod episode_of_care;
 pub mod immunization;
@@ -384,6 +386,31 @@ pub fn capability_statement(base: &str) -> Value {
                         ("subject", "reference", "Patient/<id> (as patient)"),
                         ("status", "token", "active | inactive"),
                         ("_id", "token", "Logical id"),
+                    ]),
+                },
+                {
+                    "type": "Condition",
+                    "documentation": "Notifiable-disease case reports (传染病报告卡). code: urn:yiwei:notifiable-disease (local codes; no ICD-10 is sent, the list carries none) with the subtype in urn:yiwei:notifiable-disease-subtype. verificationStatus from 病例分类1: 疑似 provisional, 临床诊断/确诊/病原携带者 confirmed, 阳性检测 unconfirmed, deleted duplicate entered-in-error; the exact class is a second coding (urn:yiwei:case-class). clinicalStatus is not sent: the card does not record resolution. Reads are audited; search without patient is for CDC staff within their reach and returns the cards that count (pending, probable duplicate, accepted).",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id>"),
+                        ("subject", "reference", "Patient/<id>"),
+                        ("code", "token", "urn:yiwei:notifiable-disease|<code> or a bare code (comma for or)"),
+                        ("onset-date", "date", "onsetDateTime (onset date), with eq, ge, gt, le, lt"),
+                        ("recorded-date", "date", "recordedDate (when the card reached yiwei), with eq, ge, gt, le, lt"),
+                        ("area", "token", "yiwei custom parameter (R4 Condition has none): a GB/T 2260 division code; cards whose resident's village lies inside it"),
+                    ]),
+                },
+                {
+                    "type": "DetectedIssue",
+                    "documentation": "Early-warning signals (预警信号). code: the method (urn:yiwei:warning-method); evidence.code the disease; evidence.detail points at contained Observations #observed (count, threshold as referenceRange.high, expected and the method's parameters as components, subject Location/<area>) and #baseline (window, n, mean, sd, note). status preliminary while raised/assigned, final once verified; the workflow status is meta.tag urn:yiwei:signal-status; workflow steps are mitigations. Not audited: no personal data.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("identified", "date", "The signal's day, with eq, ge, gt, le, lt"),
+                        ("date", "date", "yiwei alias of identified"),
+                        ("code", "token", "A disease (urn:yiwei:notifiable-disease) or a method (urn:yiwei:warning-method); at most one of each"),
+                        ("area", "token", "yiwei custom parameter: a GB/T 2260 division code inside the user's reach (default: the user's reach)"),
+                        ("status", "token", "yiwei custom parameter: raised | assigned | verified | responding | closed (comma for or)"),
                     ]),
                 },
                 {

@@ -9,6 +9,8 @@ pub mod exam;
 pub mod home;
 pub mod immunization;
 pub mod login;
+pub mod notifiable;
+pub mod notifiable_stats;
 pub mod org;
 pub mod programme;
 pub mod programme_indicator;

@@ -3,11 +3,13 @@
 
 mod booking;
 mod browser;
+mod cdc;
 mod contracts;
 mod encounters;
 mod fhir_programmes;
 mod http;
 mod immunization;
+mod notifiable;
 mod programme_indicators;
 mod programmes;
 mod records;

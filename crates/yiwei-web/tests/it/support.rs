@@ -99,6 +99,7 @@ impl TestApp {
             utc_offset_hours: 8,
             public_url: "http://127.0.0.1:8080".into(),
             programmes: Default::default(),
+            notifiable: yiwei_store::notifiable::Settings::new(code("451226")),
         };
         let router = yiwei_web::app(store.clone(), config);
         TestApp {

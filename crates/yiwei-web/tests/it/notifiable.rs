@@ -1,0 +1,228 @@
+//! Case report cards over HTTP: the form prefilled from the record, impossible dates and
+//! forbidden disease/classification pairs answered with the field's message and nothing
+//! written, a duplicate routed to CDC review, the review queue and a review action.
+
+use axum::http::StatusCode;
+use chrono::{Duration, Utc};
+use yiwei_domain::access::Role;
+use yiwei_domain::division::DivisionCode;
+use yiwei_store::audit::Who;
+use yiwei_store::user::{self, NewUser};
+
+use crate::support::{PASSWORD, TestApp, backends};
+
+fn today() -> String {
+    (Utc::now() + Duration::hours(8)).date_naive().to_string()
+}
+
+fn days_ago(n: i64) -> String {
+    (Utc::now() + Duration::hours(8) - Duration::days(n))
+        .date_naive()
+        .to_string()
+}
+
+fn card<'a>(
+    csrf: &'a str,
+    disease: &'a str,
+    class: &'a str,
+    onset: &'a str,
+    diag: &'a str,
+    fill: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("csrf", csrf),
+        ("patient_name", "韦秀英"),
+        ("sex", "female"),
+        ("birth_date", "1958-03-09"),
+        ("guardian_name", ""),
+        ("phone", "13812345678"),
+        ("work_unit", ""),
+        ("occupation", "farmer"),
+        ("belongs", "county"),
+        ("address_code", "451226100201"),
+        ("address_detail", "城西村三组"),
+        ("disease", disease),
+        ("subtype", ""),
+        ("case_class", class),
+        ("course", ""),
+        ("onset_date", onset),
+        ("diagnosed_date", diag),
+        ("diagnosed_time", "00:05"),
+        ("death_date", ""),
+        ("fill_date", fill),
+        ("doctor", "覃医生"),
+        ("remarks", ""),
+    ]
+}
+
+async fn count_cards(app: &TestApp) -> i64 {
+    let county = DivisionCode::parse("451226").unwrap();
+    let today = (Utc::now() + Duration::hours(8)).date_naive();
+    yiwei_store::notifiable::refresh_counts(&app.store, today - Duration::days(30), today)
+        .await
+        .expect("refresh");
+    yiwei_store::notifiable::day_counts(&app.store, &county, today - Duration::days(30), today)
+        .await
+        .expect("counts")
+        .iter()
+        .map(|c| c.n)
+        .sum()
+}
+
+#[tokio::test]
+async fn bad_cards_are_answered_at_the_field_and_a_duplicate_goes_to_cdc_review() {
+    for backend in backends() {
+        let app = TestApp::new(backend).await;
+        let id = app.fixture.home_resident;
+        let mut c = app.client();
+        c.login("township.doctor").await;
+        let form = c.get(&format!("/residents/{id}/cases/new")).await;
+        assert_eq!(form.status, StatusCode::OK, "{backend}");
+        assert!(
+            form.body.contains("value=\"韦秀英\""),
+            "prefilled from the record"
+        );
+        assert!(form.body.contains("value=\"451226100201\""));
+        let csrf = form.csrf();
+        let uri = format!("/residents/{id}/cases/new");
+        let (t, y2, y1) = (today(), days_ago(2), days_ago(1));
+
+        // Impossible dates: diagnosed before onset.
+        let r = c
+            .post_form(&uri, &card(&csrf, "influenza", "clinical", &y1, &y2, &t))
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{backend}");
+        assert!(r.body.contains("id=\"err-diagnosed_at\""), "{}", r.body);
+        assert!(
+            r.body.contains(&format!("诊断日期 {y2} 早于发病日期 {y1}")),
+            "{}",
+            r.body
+        );
+        // A fill date in the future.
+        let tomorrow = (Utc::now() + Duration::hours(8) + Duration::days(1))
+            .date_naive()
+            .to_string();
+        let r = c
+            .post_form(
+                &uri,
+                &card(&csrf, "influenza", "clinical", &y2, &y1, &tomorrow),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("填卡日期不能晚于今天"), "{}", r.body);
+        // A date that does not exist.
+        let r = c
+            .post_form(
+                &uri,
+                &card(&csrf, "influenza", "clinical", "2025-02-30", &y1, &t),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("id=\"err-onset_date\""), "{}", r.body);
+        // A forbidden pair: polio as a clinical diagnosis.
+        let r = c
+            .post_form(&uri, &card(&csrf, "polio", "clinical", &y2, &y1, &t))
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.body.contains("脊髓灰质炎不能报告为“临床诊断病例”"),
+            "{}",
+            r.body
+        );
+        // Nothing was written by any of them.
+        assert_eq!(count_cards(&app).await, 0, "{backend}");
+
+        // A good card, then the same disease again: kept, and routed to CDC review.
+        let r = c
+            .post_form(&uri, &card(&csrf, "influenza", "clinical", &y2, &y1, &t))
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let page = c.get(r.location()).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("待审核"), "{}", page.body);
+        let r = c
+            .post_form(&uri, &card(&csrf, "influenza", "clinical", &y2, &y1, &t))
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let dup_path = r.location().to_owned();
+        let second = c.get(&dup_path).await;
+        assert!(
+            second.body.contains("id=\"duplicate-notice\""),
+            "{}",
+            second.body
+        );
+        assert!(second.body.contains("疑似重卡"));
+        assert_eq!(count_cards(&app).await, 2);
+        // The clinician has no review queue.
+        assert_eq!(c.get("/cdc/review").await.status, StatusCode::FORBIDDEN);
+
+        // CDC staff see it in the queue and delete it as a duplicate, with a reason.
+        let by = Who {
+            username: Some("test".into()),
+            ..Who::default()
+        };
+        user::add(
+            &app.store,
+            &NewUser {
+                username: "cdc".into(),
+                display_name: "疾控测试".into(),
+                role: Role::CdcStaff,
+                institution_id: None,
+                reach: DivisionCode::parse("451226").unwrap(),
+                resident_id: None,
+                password: PASSWORD.into(),
+                phone: None,
+            },
+            &by,
+        )
+        .await
+        .expect("cdc user");
+        let mut cdc = app.client();
+        cdc.login("cdc").await;
+        let queue = cdc.get("/cdc/review").await;
+        assert_eq!(queue.status, StatusCode::OK);
+        assert!(queue.body.contains("疑似重卡"), "{}", queue.body);
+        let page = cdc.get(&dup_path).await;
+        let csrf = page.csrf();
+        let r = cdc
+            .post_form(
+                &format!("{dup_path}/review"),
+                &[
+                    ("csrf", &csrf),
+                    ("version", "1"),
+                    ("action", "delete_duplicate"),
+                    ("reason", ""),
+                ],
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a reason is needed"
+        );
+        assert!(
+            r.body.contains("reason of at least 2 characters"),
+            "{}",
+            r.body
+        );
+        let r = cdc
+            .post_form(
+                &format!("{dup_path}/review"),
+                &[
+                    ("csrf", &csrf),
+                    ("version", "1"),
+                    ("action", "delete_duplicate"),
+                    ("reason", "与首卡重复"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let page = cdc.get(&dup_path).await;
+        assert!(
+            page.body.contains("已删除") && page.body.contains("与首卡重复"),
+            "{}",
+            page.body
+        );
+        assert_eq!(count_cards(&app).await, 1);
+    }
+}
