@@ -17,6 +17,7 @@
 
 pub mod access;
 pub mod area_code;
+pub mod booking;
 pub mod contract;
 pub mod division;
 pub mod ehr_quality;
@@ -32,5 +33,6 @@ pub mod org;
 pub mod person_input;
 pub mod programme;
 pub mod record_no;
+pub mod referral;
 pub mod surveillance;
 pub mod ws365;

@@ -4,8 +4,9 @@
 //!
 //! Ties (contract, referral, booking, study) extend a user's reach beyond their subtree;
 //! [`ties`] is where each capability adds its query. Today it finds family-doctor
-//! contracts (an active, unexpired contract held by the viewer's institution); referrals,
-//! bookings and studies add theirs with their issues.
+//! contracts (an active, unexpired contract held by the viewer's institution), open
+//! referrals to or from the viewer's institution (for the life of the referral) and active
+//! bookings at it; studies add theirs with their issue.
 
 use chrono::Duration;
 use yiwei_domain::access::{self as rules, Basis, Refusal, Tie};
@@ -51,6 +52,12 @@ async fn ties(store: &Store, institution_id: Option<i64>, resident_id: i64) -> R
     let today = crate::now().date_naive();
     if crate::contract::institution_holds(store, institution_id, resident_id, today).await? {
         found.push(Tie::Contract);
+    }
+    if crate::referral::institution_holds(store, institution_id, resident_id).await? {
+        found.push(Tie::Referral);
+    }
+    if crate::booking::institution_holds(store, institution_id, resident_id).await? {
+        found.push(Tie::Booking);
     }
     Ok(found)
 }
@@ -1265,4 +1272,459 @@ pub async fn foodborne_list(
     )
     .await?;
     Ok(crate::notifiable::foodborne_list(store, root, limit, offset).await?)
+}
+
+// =======================================================================================
+// Booking and two-way referral (预约挂号, 双向转诊; issue 7, `crate::booking`,
+// `crate::referral`). Everything below is added by that work and kept in this one block.
+//
+// Who may do what:
+// - a resident books, joins the waitlist, moves and cancels only their own bookings
+//   (online rules: cut-offs, no-show suspension);
+// - staff with a clinical role book for a resident they may open (reach, a tie or
+//   break-glass), or for anyone at their own institution's desk (the booking then ties the
+//   resident to it); they cancel and move bookings at their institution or of residents
+//   they may open, and mark attendance and no-shows at their institution only;
+// - a referral is sent by a clinician who may open the record, from their institution;
+//   the receiving end accepts, declines, marks arrival, completes and returns; the sending
+//   end cancels. Both ends may open the record while the referral is open (the tie).
+// Allowed changes are audited inside the store's write transaction; refusals here.
+
+use crate::booking::{BookingError, When};
+
+fn denied(viewer: &Viewer<'_>, code: &str, action: Action, object: &str, id: &str) -> Event {
+    Event::new(viewer.user.who(), Action::Denied)
+        .outcome("denied")
+        .basis(code)
+        .reason(action.as_str())
+        .object(object, id)
+        .from_addr(viewer.remote_addr.clone())
+}
+
+fn allowed(viewer: &Viewer<'_>, action: Action, basis: &str) -> Event {
+    Event::new(viewer.user.who(), action)
+        .basis(basis)
+        .from_addr(viewer.remote_addr.clone())
+}
+
+fn is_staff(viewer: &Viewer<'_>) -> bool {
+    let role = viewer.user.role;
+    role != rules::Role::Resident && role.reads_personal_records()
+}
+
+/// Decide whether the viewer may book for (or change a booking of) `resident_id` at
+/// `institution_id`; returns the channel and the basis, or audits and returns the refusal.
+async fn booking_checked(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+    institution_id: i64,
+    object: &str,
+    object_id: &str,
+) -> Result<(yiwei_domain::booking::Channel, String), BookingError> {
+    use yiwei_domain::booking::Channel;
+    let user = viewer.user;
+    let refusal = if user.role == rules::Role::Resident {
+        if user.resident_id == Some(resident_id) {
+            return Ok((Channel::Resident, Basis::OwnRecord.as_str().to_owned()));
+        }
+        Refusal::NotOwnRecord
+    } else if !is_staff(viewer) {
+        Refusal::AggregateRole
+    } else if user.institution_id == Some(institution_id) {
+        resident::scope(store, resident_id).await?;
+        return Ok((Channel::Staff, Basis::Tie(Tie::Booking).as_str().to_owned()));
+    } else {
+        match decide(store, viewer, resident_id).await? {
+            Ok(basis) => return Ok((Channel::Staff, basis.as_str().to_owned())),
+            Err(r) => r,
+        }
+    };
+    let event = denied(
+        viewer,
+        refusal_code(refusal),
+        Action::Update,
+        object,
+        object_id,
+    )
+    .resident(resident_id);
+    audit::append(store, &event).await?;
+    Err(refusal.into())
+}
+
+/// Book `resident_id` into `slot_id`.
+pub async fn book(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+    slot_id: i64,
+    when: When,
+) -> Result<i64, BookingError> {
+    let slot = crate::booking::slot(store, slot_id).await?;
+    let (channel, basis) = booking_checked(
+        store,
+        viewer,
+        resident_id,
+        slot.institution_id,
+        "booking",
+        "new",
+    )
+    .await?;
+    let division = resident::scope(store, resident_id).await?.division;
+    let who = crate::booking::Booker {
+        resident_id,
+        division: division.as_str(),
+        channel,
+        by_user: Some(viewer.user.id),
+        moved_from: None,
+    };
+    let event = allowed(viewer, Action::Create, &basis);
+    crate::booking::book(store, slot_id, &who, when, event).await
+}
+
+/// Cancel a booking; returns the booking the waitlist made in the freed seat, if any.
+pub async fn cancel_booking(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    booking_id: i64,
+    reason: &str,
+    when: When,
+) -> Result<Option<i64>, BookingError> {
+    let (resident_id, institution_id) = crate::booking::owner_of(store, booking_id).await?;
+    let (channel, basis) = booking_checked(
+        store,
+        viewer,
+        resident_id,
+        institution_id,
+        "booking",
+        &booking_id.to_string(),
+    )
+    .await?;
+    let reason = if reason.trim().is_empty() {
+        channel.as_str()
+    } else {
+        reason.trim()
+    };
+    let event = allowed(viewer, Action::Update, &basis);
+    crate::booking::cancel(store, booking_id, channel, reason, when, event).await
+}
+
+/// Move a booking to another slot of its schedule; returns the new booking.
+pub async fn reschedule_booking(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    booking_id: i64,
+    slot_id: i64,
+    when: When,
+) -> Result<i64, BookingError> {
+    let (resident_id, institution_id) = crate::booking::owner_of(store, booking_id).await?;
+    let (channel, basis) = booking_checked(
+        store,
+        viewer,
+        resident_id,
+        institution_id,
+        "booking",
+        &booking_id.to_string(),
+    )
+    .await?;
+    let event = allowed(viewer, Action::Update, &basis);
+    crate::booking::reschedule(
+        store,
+        booking_id,
+        slot_id,
+        channel,
+        when,
+        Some(viewer.user.id),
+        event,
+    )
+    .await
+}
+
+/// Mark a booking attended or a no-show: staff of the booking's institution only.
+pub async fn mark_booking(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    booking_id: i64,
+    outcome: yiwei_domain::booking::BookingStatus,
+    when: When,
+) -> Result<(), BookingError> {
+    let (resident_id, institution_id) = crate::booking::owner_of(store, booking_id).await?;
+    if !is_staff(viewer) || viewer.user.institution_id != Some(institution_id) {
+        let event = denied(
+            viewer,
+            "not_institution_staff",
+            Action::Update,
+            "booking",
+            &booking_id.to_string(),
+        )
+        .resident(resident_id);
+        audit::append(store, &event).await?;
+        return Err(BookingError::Invalid(
+            "只有该机构的工作人员可以登记就诊或爽约 / only staff of the institution mark attendance or no-shows"
+                .into(),
+        ));
+    }
+    let event = allowed(viewer, Action::Update, "institution");
+    crate::booking::mark_outcome(store, booking_id, outcome, when, event).await
+}
+
+/// Put a resident on the waitlist of a schedule's date.
+pub async fn join_waitlist(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+    schedule_id: i64,
+    date: chrono::NaiveDate,
+    when: When,
+) -> Result<i64, BookingError> {
+    let sc = crate::booking::schedule(store, schedule_id).await?;
+    let (_, basis) = booking_checked(
+        store,
+        viewer,
+        resident_id,
+        sc.institution_id,
+        "waitlist",
+        "new",
+    )
+    .await?;
+    let division = resident::scope(store, resident_id).await?.division;
+    let event = allowed(viewer, Action::Create, &basis);
+    crate::booking::join_waitlist(
+        store,
+        schedule_id,
+        date,
+        resident_id,
+        division.as_str(),
+        when,
+        Some(viewer.user.id),
+        event,
+    )
+    .await
+}
+
+/// Open one booking: its resident, or anyone who may open the resident's record, or staff
+/// of its institution; audited as a read.
+pub async fn open_booking(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    booking_id: i64,
+) -> Result<crate::booking::Booking, BookingError> {
+    let (resident_id, _) = crate::booking::owner_of(store, booking_id).await?;
+    read_checked(store, viewer, resident_id, "booking", booking_id).await?;
+    Ok(crate::booking::get(store, booking_id).await?)
+}
+
+/// A resident's bookings, by slot start: checked and audited as one read.
+pub async fn bookings_of(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<crate::booking::Booking>, i64), BookingError> {
+    read_checked(store, viewer, resident_id, "bookings", resident_id).await?;
+    let f = crate::booking::BookingFilter {
+        resident_id: Some(resident_id),
+        ..Default::default()
+    };
+    Ok(crate::booking::list(store, &f, limit, offset).await?)
+}
+
+/// The bookings at an institution (a day list, a slot's list): for its staff, audited as
+/// one read of the list.
+pub async fn institution_bookings(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    institution_id: i64,
+    filter: &crate::booking::BookingFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<crate::booking::Booking>, i64), BookingError> {
+    let ok = is_staff(viewer) && viewer.user.institution_id == Some(institution_id);
+    let event = if ok {
+        allowed(viewer, Action::Read, "institution").object("booking_list", institution_id)
+    } else {
+        denied(
+            viewer,
+            "not_institution_staff",
+            Action::Read,
+            "booking_list",
+            &institution_id.to_string(),
+        )
+    };
+    audit::append(store, &event).await?;
+    if !ok {
+        return Err(Refusal::OutsideReach.into());
+    }
+    let f = crate::booking::BookingFilter {
+        institution_id: Some(institution_id),
+        ..filter.clone()
+    };
+    Ok(crate::booking::list(store, &f, limit, offset).await?)
+}
+
+/// Send a referral from the viewer's institution for a resident they may open.
+pub async fn send_referral(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    new: &crate::referral::NewReferral,
+    when: When,
+) -> Result<i64, BookingError> {
+    let Some(from) = viewer.user.institution_id.filter(|_| is_staff(viewer)) else {
+        let event = denied(viewer, "aggregate_role", Action::Create, "referral", "new")
+            .resident(new.resident_id);
+        audit::append(store, &event).await?;
+        return Err(Refusal::AggregateRole.into());
+    };
+    let basis = match decide(store, viewer, new.resident_id).await? {
+        Ok(basis) => basis,
+        Err(refusal) => {
+            let event = denied(
+                viewer,
+                refusal_code(refusal),
+                Action::Create,
+                "referral",
+                "new",
+            )
+            .resident(new.resident_id);
+            audit::append(store, &event).await?;
+            return Err(refusal.into());
+        }
+    };
+    let direction = crate::referral::check_new(store, from, new).await?;
+    let event = allowed(viewer, Action::Create, basis.as_str());
+    crate::referral::send(
+        store,
+        from,
+        direction,
+        new,
+        Some(viewer.user.id),
+        when,
+        event,
+    )
+    .await
+}
+
+/// Move a referral (accept, decline, arrive, complete, return, cancel) as the end the
+/// viewer's institution is. Returns the new state and, for a return, the downward referral.
+pub async fn move_referral(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    referral_id: i64,
+    mv: &yiwei_domain::referral::Event,
+    when: When,
+) -> Result<(yiwei_domain::referral::State, Option<i64>), BookingError> {
+    use yiwei_domain::referral::Side;
+    let (resident_id, from, to) = crate::referral::parties_of(store, referral_id).await?;
+    let side = match viewer.user.institution_id {
+        Some(i) if is_staff(viewer) && i == to => Some(Side::Receiver),
+        Some(i) if is_staff(viewer) && i == from => Some(Side::Sender),
+        _ => None,
+    };
+    let Some(side) = side else {
+        let event = denied(
+            viewer,
+            "not_a_party",
+            Action::Update,
+            "referral",
+            &referral_id.to_string(),
+        )
+        .resident(resident_id);
+        audit::append(store, &event).await?;
+        return Err(BookingError::Invalid(
+            "只有转诊双方机构的医务人员可以处理该转诊 / only clinicians of the two institutions of this referral may act on it"
+                .into(),
+        ));
+    };
+    let event = allowed(viewer, Action::Update, Basis::Tie(Tie::Referral).as_str());
+    crate::referral::apply(
+        store,
+        referral_id,
+        mv,
+        side,
+        Some(viewer.user.id),
+        when,
+        event,
+    )
+    .await
+}
+
+/// Open one referral with its history: checked against its resident (the open referral
+/// is a tie for both ends) and audited as a read.
+pub async fn open_referral(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    referral_id: i64,
+) -> Result<(crate::referral::Referral, Vec<crate::referral::Step>), BookingError> {
+    let (resident_id, from, to) = crate::referral::parties_of(store, referral_id).await?;
+    // A closed referral stays readable by the two ends as their own work record.
+    let party =
+        is_staff(viewer) && matches!(viewer.user.institution_id, Some(i) if i == from || i == to);
+    if party {
+        let event = allowed(viewer, Action::Read, "referral_party")
+            .object("referral", referral_id)
+            .resident(resident_id);
+        audit::append(store, &event).await?;
+    } else {
+        read_checked(store, viewer, resident_id, "referral", referral_id).await?;
+    }
+    Ok((
+        crate::referral::get(store, referral_id).await?,
+        crate::referral::history(store, referral_id).await?,
+    ))
+}
+
+/// The referral queue of the viewer's institution: `incoming` (received) or outgoing
+/// (sent); audited as one read of the list.
+pub async fn referral_queue(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    incoming: bool,
+    open_only: bool,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<crate::referral::Referral>, i64), BookingError> {
+    let Some(institution) = viewer.user.institution_id.filter(|_| is_staff(viewer)) else {
+        let event = denied(
+            viewer,
+            "aggregate_role",
+            Action::Read,
+            "referral_queue",
+            "-",
+        );
+        audit::append(store, &event).await?;
+        return Err(Refusal::AggregateRole.into());
+    };
+    let event = allowed(viewer, Action::Read, "institution").object(
+        if incoming {
+            "referral_incoming"
+        } else {
+            "referral_outgoing"
+        },
+        institution,
+    );
+    audit::append(store, &event).await?;
+    let f = crate::referral::Filter {
+        to_institution_id: incoming.then_some(institution),
+        from_institution_id: (!incoming).then_some(institution),
+        open_only,
+        ..Default::default()
+    };
+    Ok(crate::referral::list(store, &f, limit, offset).await?)
+}
+
+/// A resident's referrals: checked and audited as one read.
+pub async fn referrals_of(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<crate::referral::Referral>, i64), BookingError> {
+    read_checked(store, viewer, resident_id, "referrals", resident_id).await?;
+    let f = crate::referral::Filter {
+        resident_id: Some(resident_id),
+        ..Default::default()
+    };
+    Ok(crate::referral::list(store, &f, limit, offset).await?)
 }

@@ -236,6 +236,25 @@ pub fn app(store: Store, config: WebConfig) -> Router {
             "/admin/users/{id}/{action}",
             post(pages::admin::user_action),
         )
+        .route("/booking", get(pages::booking::schedules))
+        .route("/booking/schedules", post(pages::booking::create_schedule))
+        .route("/booking/schedules/{id}", get(pages::booking::schedule))
+        .route(
+            "/booking/schedules/{id}/open",
+            post(pages::booking::open_slots),
+        )
+        .route("/booking/slots/{id}", get(pages::booking::slot))
+        .route("/booking/slots/{id}/book", post(pages::booking::book))
+        .route("/booking/bookings/{id}", post(pages::booking::change))
+        .route("/booking/stats", get(pages::booking::stats))
+        .route("/me/bookings", get(pages::booking::mine))
+        .route(
+            "/referrals",
+            get(pages::referral::queue).post(pages::referral::send),
+        )
+        .route("/referrals/new", get(pages::referral::new_form))
+        .route("/referrals/{id}", get(pages::referral::show))
+        .route("/referrals/{id}/move", post(pages::referral::move_referral))
         .route("/admin/audit", get(pages::admin::audit_log))
         .route("/admin/break-glass", get(pages::admin::grants))
         .fallback(not_found)
@@ -247,6 +266,26 @@ pub fn app(store: Store, config: WebConfig) -> Router {
     let fhir = Router::new()
         .route("/", post(fhir::bundle::process))
         .route("/metadata", get(fhir_metadata))
+        .route("/Schedule", get(fhir::booking::search_schedule))
+        .route("/Schedule/{id}", get(fhir::booking::read_schedule))
+        .route("/Slot", get(fhir::booking::search_slot))
+        .route("/Slot/{id}", get(fhir::booking::read_slot))
+        .route(
+            "/Appointment",
+            get(fhir::booking::search_appointment).post(fhir::booking::create_appointment),
+        )
+        .route(
+            "/Appointment/{id}",
+            get(fhir::booking::read_appointment).put(fhir::booking::update_appointment),
+        )
+        .route(
+            "/ServiceRequest",
+            get(fhir::referral::search_service_request),
+        )
+        .route(
+            "/ServiceRequest/{id}",
+            get(fhir::referral::read_service_request),
+        )
         .route("/Organization", get(fhir::organization::search))
         .route("/Organization/{id}", get(fhir::organization::read))
         .route("/Location", get(fhir::location::search))
@@ -278,8 +317,8 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/Immunization/{id}", get(fhir::immunization::read))
         .route("/CarePlan", get(fhir::care_plan::search))
         .route("/CarePlan/{id}", get(fhir::care_plan::read))
-        .route("/Task", get(fhir::task::search))
-        .route("/Task/{id}", get(fhir::task::read))
+        .route("/Task", get(fhir::referral::search_tasks))
+        .route("/Task/{id}", get(fhir::referral::read_tasks))
         .fallback(fhir_unknown);
     Router::new()
         .merge(pages)

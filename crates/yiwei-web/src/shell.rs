@@ -51,6 +51,7 @@ pub fn nav_for(user: &User, path: &str) -> Vec<NavItem> {
     let mut items: Vec<(&'static str, &'static str)> = vec![("/", "nav.home")];
     if role == Role::Resident {
         items.push(("/me", "nav.my_record"));
+        items.push(("/me/bookings", "booking.mine"));
     } else {
         items.push(("/divisions", "nav.divisions"));
         items.push(("/orgs", "nav.orgs"));
@@ -72,6 +73,12 @@ pub fn nav_for(user: &User, path: &str) -> Vec<NavItem> {
         ) {
             items.push(("/teams", "nav.teams"));
             items.push(("/contracts/coverage", "nav.coverage"));
+        }
+        if role.reads_personal_records() || role.administers() {
+            items.push(("/booking", "nav.booking"));
+        }
+        if role.reads_personal_records() {
+            items.push(("/referrals", "nav.referrals"));
         }
         if role.administers() {
             items.push(("/admin/users", "nav.users"));

@@ -209,6 +209,38 @@ enum BenchCommand {
         #[arg(long)]
         year: Option<i32>,
     },
+    /// Concurrent clients booking a small set of slots on a fresh database: no double
+    /// booking, capacity kept, throughput and latency (issue 7)
+    Booking {
+        /// Concurrent clients, each a resident booked by the hospital desk
+        #[arg(long, default_value_t = 200,
+              value_parser = clap::value_parser!(u64).range(1..=2_000))]
+        clients: u64,
+        /// Slots of each schedule
+        #[arg(long, default_value_t = 50,
+              value_parser = clap::value_parser!(u64).range(1..=63))]
+        slots: u64,
+        /// Seats per slot in the contention phase
+        #[arg(long, default_value_t = 2,
+              value_parser = clap::value_parser!(u32).range(1..=200))]
+        seats: u32,
+        /// Operating-system processes the clients are split over (separate pools)
+        #[arg(long, default_value_t = 1,
+              value_parser = clap::value_parser!(u64).range(1..=16))]
+        processes: u64,
+    },
+    /// One worker process of `bench booking` (started by it, not by hand)
+    #[command(hide = true)]
+    BookingWorker {
+        #[arg(long)]
+        phase: String,
+        #[arg(long)]
+        first: usize,
+        #[arg(long)]
+        count: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -652,6 +684,51 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let report = crate::bench_services::programmes(&store, &opts).await?;
             store.close().await;
             println!("{report}");
+        }
+        Command::Bench(BenchCommand::Booking {
+            clients,
+            slots,
+            seats,
+            processes,
+        }) => {
+            if config.database_url.is_empty()
+                && config.data_dir.join(yiwei_store::SQLITE_FILE).exists()
+            {
+                bail!(
+                    "yiwei bench runs on a fresh data folder; {} already holds a database",
+                    config.data_dir.display()
+                );
+            }
+            let store = open(&config).await?;
+            let command: Vec<String> = std::iter::once("yiwei".to_owned())
+                .chain(std::env::args().skip(1))
+                .collect();
+            let opts = crate::bench_booking::Options {
+                clients: clients as usize,
+                slots: slots as usize,
+                seats,
+                processes: processes as usize,
+                command: command.join(" "),
+            };
+            let args = crate::bench_booking::ProcessArgs {
+                config: cli.config.clone(),
+                data_dir: config.data_dir.clone(),
+                database_url: config.database_url.clone(),
+            };
+            let report = crate::bench_booking::run(&store, &opts, &args).await;
+            store.close().await;
+            println!("{}", report?);
+        }
+        Command::Bench(BenchCommand::BookingWorker {
+            phase,
+            first,
+            count,
+            out,
+        }) => {
+            let store = open(&config).await?;
+            crate::bench_booking::worker(&store, &config.data_dir, &phase, first, count, &out)
+                .await?;
+            store.close().await;
         }
         Command::Backup { file } => {
             let store = open(&config).await?;

@@ -1646,7 +1646,7 @@ pub async fn build_with(
         )
         .await?;
     }
-    Ok(DemoCounty {
+    let demo = DemoCounty {
         programmes,
         county,
         logins,
@@ -1662,7 +1662,9 @@ pub async fn build_with(
         county_hospital_id: hospital,
         cdc_id: cdc,
         sien_centre_id: sien_centre,
-    })
+    };
+    crate::demo_booking::add(store, &demo).await?;
+    Ok(demo)
 }
 
 /// The demo accounts already in a store, for a second start of `yiwei demo`.

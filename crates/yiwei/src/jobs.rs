@@ -10,6 +10,8 @@
 //!   rebuild every resident's work list for the county's today and queue the reminders of
 //!   what opens within a week (daily, from 01:00 county time; visits and doses refresh
 //!   their own resident at once).
+//! - `booking_upkeep`: queue the reminders of bookings starting within a day, and expire
+//!   referrals no one answered in time (every 10 minutes; both idempotent).
 
 use anyhow::Result;
 use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
@@ -23,6 +25,27 @@ pub const PROGRAMME_DUE: &str = "programme_due";
 
 /// Days ahead for which reminders are queued by the daily job.
 pub const REMINDER_DAYS: i64 = 7;
+pub const BOOKING_UPKEEP: &str = "booking_upkeep";
+
+async fn booking_upkeep(store: &Store, settings: &JobSettings) -> Result<()> {
+    let when = yiwei_store::booking::When::now(settings.utc_offset_hours);
+    let queued = yiwei_store::booking::queue_reminders(store, when, Duration::hours(24)).await?;
+    let expired = yiwei_store::referral::expire_due(
+        store,
+        when,
+        &yiwei_domain::referral::Timeliness::default(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("expiring referrals: {e}"))?;
+    if queued > 0 || expired > 0 {
+        tracing::info!(
+            reminders.queued = queued,
+            referrals.expired = expired,
+            "booking upkeep"
+        );
+    }
+    Ok(())
+}
 
 /// What the jobs need from the configuration.
 #[derive(Clone, Debug)]
@@ -96,6 +119,14 @@ pub async fn schedule(store: &Store, now: DateTime<Utc>, settings: &JobSettings)
         "{}",
     )
     .await?;
+    job::enqueue(
+        store,
+        BOOKING_UPKEEP,
+        &bucket.format("%Y-%m-%dT%H:%M").to_string(),
+        bucket,
+        "{}",
+    )
+    .await?;
     Ok(())
 }
 
@@ -115,6 +146,7 @@ pub async fn run_due(store: &Store, worker: &str, settings: &JobSettings) -> Res
                 .map_err(Into::into),
             WARNING_RUN => run_warning(store, &j.payload, settings).await,
             PROGRAMME_DUE => programme_due(store, settings).await,
+            BOOKING_UPKEEP => booking_upkeep(store, settings).await,
             other => Err(anyhow::anyhow!(
                 "unknown job kind {other:?} (a newer yiwei may run it)"
             )),

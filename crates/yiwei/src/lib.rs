@@ -2,11 +2,13 @@
 //! integration tests can use the demo county as a fixture.
 
 pub mod bench;
+pub mod bench_booking;
 pub mod bench_programme;
 pub mod bench_services;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod demo_booking;
 pub mod demo_cases;
 pub mod demo_immunization;
 pub mod demo_programmes;

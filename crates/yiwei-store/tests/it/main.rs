@@ -30,6 +30,7 @@ macro_rules! conformance {
 mod access;
 mod audit;
 mod backup;
+mod booking;
 mod bulk;
 mod contracts;
 mod crypto;

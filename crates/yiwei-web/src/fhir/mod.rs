@@ -8,6 +8,7 @@
 //! supported). Paging uses `_count` (default 50, max 500) and `_offset`, with `self`,
 //! `next` and `previous` links in the Bundle.
 
+pub mod booking;
 pub mod bundle;
 pub mod care_plan;
 pub mod care_team;
@@ -20,6 +21,7 @@ pub mod location;
 pub mod observation;
 pub mod organization;
 pub mod patient;
+pub mod referral;
 pub mod task;
 
 use axum::Json;
@@ -412,6 +414,44 @@ pub fn capability_statement(base: &str) -> Value {
                     ]),
                 },
                 {
+                    "type": "Schedule",
+                    "documentation": "Booking schedules (排班) of an institution: actor the Organization (and Practitioner), serviceCategory urn:yiwei:service-kind, sessions in comment.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("actor", "reference", "Organization/<id>"),
+                        ("active", "token", "true | false"),
+                    ]),
+                },
+                {
+                    "type": "Slot",
+                    "documentation": "Bookable slots (号源): status free while an ordinary seat is left, busy when full, busy-unavailable when closed; seat counts in the urn:yiwei:slot-seats extension.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("schedule", "reference", "Schedule/<id>"),
+                        ("start", "date", "with eq, ge, gt, le, lt; dates without a zone are county time"),
+                        ("status", "token", "free | busy | busy-unavailable"),
+                    ]),
+                },
+                {
+                    "type": "Appointment",
+                    "documentation": "Bookings (预约). Create books participant Patient into slot[0] (409 when full or already held, 422 for a past or unopened slot); update with status cancelled cancels. Reads are audited; search needs patient.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create"}, {"code": "update"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id> (required, or actor)"),
+                        ("actor", "reference", "Patient/<id>"),
+                    ]),
+                },
+                {
+                    "type": "ServiceRequest",
+                    "documentation": "Two-way referrals (双向转诊): code urn:yiwei:referral-direction up|down, priority routine|urgent|stat, requester and performer the two Organizations. Reads are audited; search needs patient.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id> (required, or subject)"),
+                        ("subject", "reference", "Patient/<id>"),
+                        ("status", "token", "active | completed | revoked (comma for or)"),
+                    ]),
+                },
+                {
                     "type": "EpisodeOfCare",
                     "documentation": "Family-doctor contracts (家庭医生签约服务): type urn:yiwei:episode-type|family-doctor-contract, period from the first to the last day in force, careManager the contract doctor, team the CareTeam. Reads are audited; search needs patient.",
                     "interaction": [{"code": "read"}, {"code": "search-type"}],
@@ -446,7 +486,7 @@ pub fn capability_statement(base: &str) -> Value {
                 },
                 {
                     "type": "Task",
-                    "documentation": "The programme work list (工作清单): one Task per due visit, id <patient>.<programme>.<visit>.<YYYYMMDD>. status draft (upcoming), ready (due, overdue), cancelled (missed); businessStatus urn:yiwei:due-status keeps upcoming | due | overdue | missed. restriction.period is the window; basedOn the CarePlan. With patient: one audited read of the record; without: the work list of the user's area (list rule, one audit row; windows opening by the le bound or this month's end, misses of the last 31 days).",
+                    "documentation": "Two kinds of work item. Referral work items (双向转诊): id referral-<n>, focus the ServiceRequest, owner the receiving Organization, restriction.period.end the time to answer by; searched with owner (your institution) and optionally status=requested,accepted,in-progress. The programme work list (工作清单): one Task per due visit, id <patient>.<programme>.<visit>.<YYYYMMDD>. status draft (upcoming), ready (due, overdue), cancelled (missed); businessStatus urn:yiwei:due-status keeps upcoming | due | overdue | missed. restriction.period is the window; basedOn the CarePlan. With patient: one audited read of the record; without: the work list of the user's area (list rule, one audit row; windows opening by the le bound or this month's end, misses of the last 31 days).",
                     "interaction": [{"code": "read"}, {"code": "search-type"}],
                     "searchParam": params(&[
                         ("patient", "reference", "Patient/<id> (optional: without it, the user's area)"),
@@ -454,6 +494,7 @@ pub fn capability_statement(base: &str) -> Value {
                         ("status", "token", "draft | ready | cancelled (comma for or)"),
                         ("code", "token", "[urn:yiwei:programme|]<programme code> (comma for or)"),
                         ("period", "date", "restriction.period (the window) overlaps, with eq, ge, gt, le, lt"),
+                        ("owner", "reference", "Organization/<your institution>: the incoming referral queue instead (ids referral-<n>, focus the ServiceRequest); only with status"),
                     ]),
                 }
             ]

@@ -1,6 +1,7 @@
 //! Server-rendered pages. Each handler extracts, calls the store, and renders a template.
 
 pub mod admin;
+pub mod booking;
 pub mod codes;
 pub mod contract;
 pub mod division;
@@ -15,6 +16,7 @@ pub mod programme;
 pub mod programme_indicator;
 pub mod quality;
 pub mod record;
+pub mod referral;
 pub mod resident;
 
 use askama::Template;

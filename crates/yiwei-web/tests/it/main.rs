@@ -1,6 +1,7 @@
 //! HTTP tests of yiwei-web: in process through `tower::ServiceExt::oneshot`, on SQLite and,
 //! when `YIWEI_TEST_PG_URL` is set, on PostgreSQL; and browser tests in headless Chromium.
 
+mod booking;
 mod browser;
 mod cdc;
 mod contracts;
