@@ -104,6 +104,37 @@ async fn check(
     Ok(decision?)
 }
 
+/// The list rule ([`rules::decide_list_read`]) on `root`, as the audit event that records
+/// it: `action` on the subtree, or a denial naming the refusal. The caller names the object.
+fn list_decision(
+    viewer: &Viewer<'_>,
+    root: &DivisionCode,
+    action: Action,
+) -> (Event, Option<Refusal>) {
+    let refusal = rules::decide_list_read(&viewer.user.actor(), root).err();
+    let event = match refusal {
+        None => Event::new(viewer.user.who(), action).basis("subtree"),
+        Some(r) => Event::new(viewer.user.who(), Action::Denied)
+            .outcome("denied")
+            .basis(refusal_code(r)),
+    }
+    .from_addr(viewer.remote_addr.clone());
+    (event, refusal)
+}
+
+/// Append a list read's event, allowed or not, and turn its refusal into the error.
+async fn audit_list(
+    store: &Store,
+    event: &Event,
+    refusal: Option<Refusal>,
+) -> Result<(), AccessError> {
+    audit::append(store, event).await?;
+    match refusal {
+        Some(r) => Err(r.into()),
+        None => Ok(()),
+    }
+}
+
 fn refusal_code(r: Refusal) -> &'static str {
     match r {
         Refusal::OutsideReach => "outside_reach",
@@ -158,21 +189,17 @@ pub async fn list_residents(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Resident>, i64), AccessError> {
-    let actor = viewer.user.actor();
-    let refusal = rules::decide_list_read(&actor, root).err();
+    let (event, refusal) = list_decision(viewer, root, Action::Read);
     let event = match refusal {
-        None => Event::new(viewer.user.who(), Action::Read).basis("subtree"),
-        Some(r) => Event::new(viewer.user.who(), Action::Denied)
-            .outcome("denied")
-            .basis(refusal_code(r))
-            .reason("read"),
-    }
-    .object("resident_list", root.as_str())
-    .from_addr(viewer.remote_addr.clone());
-    audit::append(store, &event).await?;
-    if let Some(r) = refusal {
-        return Err(r.into());
-    }
+        Some(_) => event.reason("read"),
+        None => event,
+    };
+    audit_list(
+        store,
+        &event.object("resident_list", root.as_str()),
+        refusal,
+    )
+    .await?;
     Ok(resident::list_within(store, root, limit, offset).await?)
 }
 
@@ -271,8 +298,7 @@ pub async fn search_residents(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Resident>, i64), AccessError> {
-    let actor = viewer.user.actor();
-    let refusal = rules::decide_list_read(&actor, root).err();
+    let (event, refusal) = list_decision(viewer, root, Action::Read);
     let parsed = resident::interpret(query);
     let kind = match &parsed {
         resident::Query::IdCard(_) => "id_card",
@@ -282,15 +308,9 @@ pub async fn search_residents(
         resident::Query::Name(_) => "name",
     };
     // The query itself may be personal data (a name, a number): only its kind is logged.
-    let event = match refusal {
-        None => Event::new(viewer.user.who(), Action::Read).basis("subtree"),
-        Some(r) => Event::new(viewer.user.who(), Action::Denied)
-            .outcome("denied")
-            .basis(refusal_code(r)),
-    }
-    .object("resident_search", root.as_str())
-    .reason(&format!("search by {kind}"))
-    .from_addr(viewer.remote_addr.clone());
+    let event = event
+        .object("resident_search", root.as_str())
+        .reason(&format!("search by {kind}"));
     audit::append(store, &event).await?;
     if let Some(r) = refusal {
         return Err(r.into());
@@ -516,20 +536,8 @@ pub async fn quality_worklist(
     today: chrono::NaiveDate,
     keep: usize,
 ) -> Result<(crate::quality::Figures, Vec<crate::quality::Flagged>), AccessError> {
-    let actor = viewer.user.actor();
-    let refusal = rules::decide_list_read(&actor, root).err();
-    let event = match refusal {
-        None => Event::new(viewer.user.who(), Action::Read).basis("subtree"),
-        Some(r) => Event::new(viewer.user.who(), Action::Denied)
-            .outcome("denied")
-            .basis(refusal_code(r)),
-    }
-    .object("ehr_quality", root.as_str())
-    .from_addr(viewer.remote_addr.clone());
-    audit::append(store, &event).await?;
-    if let Some(r) = refusal {
-        return Err(r.into());
-    }
+    let (event, refusal) = list_decision(viewer, root, Action::Read);
+    audit_list(store, &event.object("ehr_quality", root.as_str()), refusal).await?;
     Ok(crate::quality::scan(store, root, today, keep).await?)
 }
 
@@ -916,7 +924,7 @@ pub async fn programme_indicator_list(
     part: yiwei_domain::programme::indicator::Part,
     (limit, offset): (usize, usize),
 ) -> Result<crate::programme_indicator::List, AccessError> {
-    let refusal = rules::decide_list_read(&viewer.user.actor(), root).err();
+    let (event, refusal) = list_decision(viewer, root, Action::Read);
     let what = format!(
         "{root}:{code}:{part}:{from}..{to}",
         root = root.as_str(),
@@ -924,18 +932,8 @@ pub async fn programme_indicator_list(
         from = period.from,
         to = period.to
     );
-    let event = match refusal {
-        None => Event::new(viewer.user.who(), Action::Read).basis("subtree"),
-        Some(r) => Event::new(viewer.user.who(), Action::Denied)
-            .outcome("denied")
-            .basis(refusal_code(r)),
-    }
-    .object("programme_indicator_list", what.as_str())
-    .from_addr(viewer.remote_addr.clone());
-    audit::append(store, &event).await?;
-    if let Some(r) = refusal {
-        return Err(r.into());
-    }
+    let event = event.object("programme_indicator_list", what.as_str());
+    audit_list(store, &event, refusal).await?;
     Ok(
         crate::programme_indicator::list(store, root, period, config, code, part, limit, offset)
             .await?,

@@ -5,11 +5,11 @@
 //! records: [`rules::decide_list_read`] on its subtree, and one audit row per list.
 
 use chrono::NaiveDate;
-use yiwei_domain::access as rules;
 use yiwei_domain::division::DivisionCode;
 
 use super::{
-    AccessError, Viewer, encounter_institution, read_checked, refusal_code, write_checked,
+    AccessError, Viewer, audit_list, encounter_institution, list_decision, read_checked,
+    write_checked,
 };
 use crate::audit::{self, Action, Event};
 use crate::programme::{
@@ -170,7 +170,9 @@ fn as_update(mut event: Event) -> Event {
     event
 }
 
-/// Decide and audit a read of a list of personal records under `root`.
+/// Decide a read of a list of personal records under `root`: a refusal is audited here;
+/// the allowed read's event is returned for the caller to append (with the read, or in the
+/// export's transaction).
 async fn list_checked(
     store: &Store,
     viewer: &Viewer<'_>,
@@ -178,22 +180,12 @@ async fn list_checked(
     what: &str,
     action: Action,
 ) -> Result<Event, AccessError> {
-    let refusal = rules::decide_list_read(&viewer.user.actor(), root).err();
-    let event = match refusal {
-        None => Event::new(viewer.user.who(), action).basis("subtree"),
-        Some(r) => Event::new(viewer.user.who(), Action::Denied)
-            .outcome("denied")
-            .basis(refusal_code(r)),
+    let (event, refusal) = list_decision(viewer, root, action);
+    let event = event.object(what, root.as_str());
+    if refusal.is_some() {
+        audit_list(store, &event, refusal).await?;
     }
-    .object(what, root.as_str())
-    .from_addr(viewer.remote_addr.clone());
-    match refusal {
-        Some(r) => {
-            audit::append(store, &event).await?;
-            Err(r.into())
-        }
-        None => Ok(event),
-    }
+    Ok(event)
 }
 
 /// The work list of a subtree (a village doctor's villages, a team's, a township's):
