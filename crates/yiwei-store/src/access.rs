@@ -1252,6 +1252,17 @@ pub async fn report_foodborne(
     .await?)
 }
 
+/// One food-borne case: reading it follows the record (checked and audited as a read).
+pub async fn open_foodborne(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    case_id: i64,
+) -> Result<crate::notifiable::StoredFoodborne, AccessError> {
+    let resident_id = crate::notifiable::foodborne_resident_of(store, case_id).await?;
+    read_checked(store, viewer, resident_id, "foodborne_case", case_id).await?;
+    Ok(crate::notifiable::foodborne_get(store, case_id).await?)
+}
+
 /// Food-borne cases inside `root`, for CDC staff; audited as one read of the list.
 pub async fn foodborne_list(
     store: &Store,

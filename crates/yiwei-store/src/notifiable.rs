@@ -1062,32 +1062,62 @@ pub(crate) async fn foodborne_list(
         .bind(&high)
         .fetch_one(pool)
         .await?;
-        let list = rows
-            .iter()
-            .map(|r| {
-                let symptoms: String = r.col("symptoms")?;
-                Ok(StoredFoodborne {
-                    id: r.col("id")?,
-                    resident_id: r.col("resident_id")?,
-                    division: r.col("division_code")?,
-                    institution_name: r.col("institution_name")?,
-                    patient_name: r.col("patient_name")?,
-                    onset_at: r.col("onset_at")?,
-                    visit_at: r.col("visit_at")?,
-                    symptoms: serde_json::from_str(&symptoms).map_err(|_| bad("symptom list"))?,
-                    suspected_food: r.col("suspected_food")?,
-                    food_place: r.col("food_place")?,
-                    shared_meal: r.col("shared_meal")?,
-                    shared_ill: r.col("shared_ill")?,
-                    specimen_taken: r.col("specimen_taken")?,
-                    diagnosis: r.col("diagnosis")?,
-                    reported_at: r.col("reported_at")?,
-                    on_time: r.col("on_time")?,
-                    status: r.col("status")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let list = rows.iter().map(foodborne_row).collect::<Result<Vec<_>>>()?;
         Ok((list, total))
+    })
+}
+
+const FOODBORNE_COLUMNS: &str = "f.id, f.resident_id, f.division_code, i.name AS institution_name, \
+     f.patient_name, f.onset_at, f.visit_at, f.symptoms, f.suspected_food, f.food_place, \
+     f.shared_meal, f.shared_ill, f.specimen_taken, f.diagnosis, f.reported_at, f.on_time, f.status";
+
+fn foodborne_row(r: &impl Row) -> Result<StoredFoodborne> {
+    let symptoms: String = r.col("symptoms")?;
+    Ok(StoredFoodborne {
+        id: r.col("id")?,
+        resident_id: r.col("resident_id")?,
+        division: r.col("division_code")?,
+        institution_name: r.col("institution_name")?,
+        patient_name: r.col("patient_name")?,
+        onset_at: r.col("onset_at")?,
+        visit_at: r.col("visit_at")?,
+        symptoms: serde_json::from_str(&symptoms).map_err(|_| bad("symptom list"))?,
+        suspected_food: r.col("suspected_food")?,
+        food_place: r.col("food_place")?,
+        shared_meal: r.col("shared_meal")?,
+        shared_ill: r.col("shared_ill")?,
+        specimen_taken: r.col("specimen_taken")?,
+        diagnosis: r.col("diagnosis")?,
+        reported_at: r.col("reported_at")?,
+        on_time: r.col("on_time")?,
+        status: r.col("status")?,
+    })
+}
+
+/// The resident a food-borne case is about (for the access check before reading it).
+pub async fn foodborne_resident_of(store: &Store, case_id: i64) -> Result<i64> {
+    on_pool!(store, |pool| {
+        sqlx::query_scalar("SELECT resident_id FROM foodborne_case WHERE id = $1")
+            .bind(case_id)
+            .fetch_optional(pool)
+            .await
+    })?
+    .ok_or(StoreError::NotFound("food-borne case"))
+}
+
+/// One food-borne case.
+pub(crate) async fn foodborne_get(store: &Store, case_id: i64) -> Result<StoredFoodborne> {
+    let sql = format!(
+        "SELECT {FOODBORNE_COLUMNS} FROM foodborne_case f \
+         JOIN institution i ON i.id = f.institution_id WHERE f.id = $1"
+    );
+    on_pool!(store, |pool| {
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(case_id)
+            .fetch_optional(pool)
+            .await?
+            .ok_or(StoreError::NotFound("food-borne case"))?;
+        foodborne_row(&row)
     })
 }
 

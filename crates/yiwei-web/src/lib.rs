@@ -179,6 +179,12 @@ pub fn app(store: Store, config: WebConfig) -> Router {
             "/residents/{id}/cases/new",
             get(pages::notifiable::new_form).post(pages::notifiable::create),
         )
+        .route(
+            "/residents/{id}/foodborne/new",
+            get(pages::foodborne::new_form).post(pages::foodborne::create),
+        )
+        .route("/foodborne/{id}", get(pages::foodborne::show))
+        .route("/cdc/foodborne", get(pages::foodborne::list))
         .route("/cases/{id}", get(pages::notifiable::show))
         .route("/cases/{id}/review", post(pages::notifiable::review))
         .route("/cdc/review", get(pages::notifiable::queue))

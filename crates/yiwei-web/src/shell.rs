@@ -66,6 +66,7 @@ pub fn nav_for(user: &User, path: &str) -> Vec<NavItem> {
         items.push(("/cdc/timeliness", "nav.timeliness"));
         if role == Role::CdcStaff {
             items.push(("/cdc/review", "nav.case_review"));
+            items.push(("/cdc/foodborne", "nav.foodborne"));
         }
         if matches!(
             role,

@@ -6,6 +6,7 @@ pub mod codes;
 pub mod contract;
 pub mod division;
 pub mod exam;
+pub mod foodborne;
 pub mod home;
 pub mod immunization;
 pub mod login;

@@ -226,3 +226,164 @@ async fn bad_cards_are_answered_at_the_field_and_a_duplicate_goes_to_cdc_review(
         assert_eq!(count_cards(&app).await, 1);
     }
 }
+
+async fn count_foodborne(app: &TestApp) -> i64 {
+    let root = DivisionCode::parse("451226").unwrap();
+    let cdc = cdc_user(app, "cdc.fb").await;
+    let viewer = yiwei_store::access::Viewer {
+        user: &cdc,
+        remote_addr: None,
+    };
+    yiwei_store::access::foodborne_list(&app.store, &viewer, &root, 1000, 0)
+        .await
+        .expect("list")
+        .1
+}
+
+async fn cdc_user(app: &TestApp, name: &str) -> yiwei_store::user::User {
+    add_user(app, name, Role::CdcStaff, "451226").await
+}
+
+async fn add_user(app: &TestApp, name: &str, role: Role, reach: &str) -> yiwei_store::user::User {
+    if let Ok(u) = user::by_username(&app.store, name).await {
+        return u;
+    }
+    let by = Who {
+        username: Some("test".into()),
+        ..Who::default()
+    };
+    user::add(
+        &app.store,
+        &NewUser {
+            username: name.into(),
+            display_name: "疾控测试".into(),
+            role,
+            institution_id: None,
+            reach: DivisionCode::parse(reach).unwrap(),
+            resident_id: None,
+            password: PASSWORD.into(),
+            phone: None,
+        },
+        &by,
+    )
+    .await
+    .expect("user");
+    user::by_username(&app.store, name).await.expect("lookup")
+}
+
+fn foodborne<'a>(
+    csrf: &'a str,
+    onset: &'a str,
+    visit: &'a str,
+    fill: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("csrf", csrf),
+        ("patient_name", "韦秀英"),
+        ("sex", "female"),
+        ("birth_date", "1958-03-09"),
+        ("phone", "13812345678"),
+        ("address_code", "451226100201"),
+        ("onset_date", onset),
+        ("onset_time", "20:00"),
+        ("visit_date", visit),
+        ("visit_time", "08:30"),
+        ("symptoms", "diarrhoea"),
+        ("symptoms", "vomiting"),
+        ("suspected_food", "凉拌米粉"),
+        ("food_place", "村宴"),
+        ("shared_meal", "40"),
+        ("shared_ill", "6"),
+        ("specimen_taken", "yes"),
+        ("diagnosis", "急性胃肠炎"),
+        ("fill_date", fill),
+        ("doctor", "覃医生"),
+    ]
+}
+
+#[tokio::test]
+async fn foodborne_reports_are_checked_at_the_field_shown_and_kept_within_reach() {
+    for backend in backends() {
+        let app = TestApp::new(backend).await;
+        let id = app.fixture.home_resident;
+        let mut c = app.client();
+        c.login("township.doctor").await;
+        let resident = c.get(&format!("/residents/{id}")).await;
+        assert!(
+            resident
+                .body
+                .contains(&format!("/residents/{id}/foodborne/new")),
+            "{backend}: a link from the resident's page"
+        );
+        let uri = format!("/residents/{id}/foodborne/new");
+        let form = c.get(&uri).await;
+        assert_eq!(form.status, StatusCode::OK, "{backend}");
+        assert!(form.body.contains("value=\"韦秀英\""), "prefilled");
+        assert!(form.body.contains("value=\"451226100201\""));
+        let csrf = form.csrf();
+        let (y2, y1, t) = (days_ago(2), days_ago(1), today());
+
+        // Impossible order: the visit before the onset.
+        let r = c.post_form(&uri, &foodborne(&csrf, &y1, &y2, &t)).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{backend}");
+        assert!(r.body.contains("id=\"err-visit_at\""), "{}", r.body);
+        assert!(r.body.contains("就诊时间早于发病时间"), "{}", r.body);
+        assert!(r.body.contains("value=\"凉拌米粉\""), "typed values kept");
+        assert!(r.body.contains("value=\"vomiting\" checked"), "{}", r.body);
+        // More ill than ate.
+        let mut bad = foodborne(&csrf, &y2, &y1, &t);
+        bad.retain(|(k, _)| *k != "shared_ill");
+        bad.push(("shared_ill", "41"));
+        let r = c.post_form(&uri, &bad).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("id=\"err-shared_ill\""), "{}", r.body);
+        assert_eq!(count_foodborne(&app).await, 0, "{backend}: nothing written");
+
+        // A valid report: saved and shown.
+        let r = c.post_form(&uri, &foodborne(&csrf, &y2, &y1, &t)).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let path = r.location().to_owned();
+        assert!(path.starts_with("/foodborne/"), "{path}");
+        let page = c.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(
+            page.body.contains("凉拌米粉") && page.body.contains("急性胃肠炎"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("腹泻、呕吐"), "{}", page.body);
+        assert_eq!(count_foodborne(&app).await, 1);
+
+        // The clinician has no CDC list.
+        assert_eq!(c.get("/cdc/foodborne").await.status, StatusCode::FORBIDDEN);
+
+        // CDC staff list it with its timeliness.
+        cdc_user(&app, "cdc").await;
+        let mut cdc = app.client();
+        cdc.login("cdc").await;
+        let home = cdc.get("/").await;
+        assert!(home.body.contains("href=\"/cdc/foodborne\""), "nav link");
+        let list = cdc.get("/cdc/foodborne").await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+        assert!(
+            list.body.contains(&format!("href=\"{path}\"")) && list.body.contains("按时报告"),
+            "{}",
+            list.body
+        );
+
+        // Users outside reach: the township doctor for another township's resident,
+        // and a clinician of another township for this report.
+        let other_id = app.fixture.other_township_resident;
+        let other_uri = format!("/residents/{other_id}/foodborne/new");
+        assert_eq!(c.get(&other_uri).await.status, StatusCode::FORBIDDEN);
+        let r = c
+            .post_form(&other_uri, &foodborne(&csrf, &y2, &y1, &t))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+        add_user(&app, "other.doctor", Role::Clinician, "451226101").await;
+        let mut other = app.client();
+        other.login("other.doctor").await;
+        assert_eq!(other.get(&path).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(count_foodborne(&app).await, 1, "{backend}");
+    }
+}
