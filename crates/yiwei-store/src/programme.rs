@@ -1168,7 +1168,8 @@ fn service_item(programme: &str) -> Option<&'static str> {
     }
 }
 
-fn answers_json(answers: &programme::ValidAnswers) -> Json {
+/// Validated answers as the JSON object stored in `programme_visit.answers`.
+pub fn answers_json(answers: &programme::ValidAnswers) -> Json {
     let mut map = Map::new();
     for (key, value) in answers.iter() {
         let v = match value {

@@ -28,7 +28,7 @@ use std::collections::{HashMap, HashSet};
 
 use anyhow::{Context, Result};
 use chrono::{Duration, NaiveDate};
-use serde_json::{Map, Value as Json, json};
+use serde_json::Value as Json;
 use yiwei_domain::access::Role;
 use yiwei_domain::contract::{PackageKind, TeamRole, parse_items};
 use yiwei_domain::division::DivisionCode;
@@ -222,18 +222,6 @@ impl Visits<'_> {
             .map(|d| d.visit.code)
             .or_else(|| p.visit_kinds().last().map(|k| k.code))?;
         let outcome = programme::outcome(p, &valid, subject, date, history);
-        let mut answers = Map::new();
-        for (key, value) in valid.iter() {
-            let v = match value {
-                programme::Value::Number(n) => json!(n),
-                programme::Value::Code(c) => json!(c),
-                programme::Value::Codes(c) => json!(c),
-                programme::Value::YesNo(b) => json!(b),
-                programme::Value::Text(t) => json!(t),
-                programme::Value::Date(d) => json!(d.to_string()),
-            };
-            answers.insert(key.to_owned(), v);
-        }
         history.push(Visit {
             date,
             code: code.to_owned(),
@@ -249,7 +237,7 @@ impl Visits<'_> {
             programme: p.code.to_owned(),
             visit_code: code.to_owned(),
             visit_date: date,
-            answers: Json::Object(answers),
+            answers: store_programme::answers_json(&valid),
             classification: outcome.classification.map(|c| c.code()),
             next_due: outcome.next_due,
             summary: format!(
