@@ -1153,6 +1153,42 @@ pub async fn review_case(
     .await?)
 }
 
+/// Review a food-borne case (accept, return, delete as duplicate): CDC staff whose reach
+/// holds the case's resident; audited as `update` in the review's transaction.
+pub async fn review_foodborne(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    case_id: i64,
+    expected_version: i64,
+    action: yiwei_domain::notifiable::ReviewAction,
+    reason: &str,
+) -> Result<(), AccessError> {
+    let resident_id = crate::notifiable::foodborne_resident_of(store, case_id).await?;
+    let scope = resident::scope(store, resident_id).await?;
+    cdc_checked(
+        store,
+        viewer,
+        &scope.division,
+        Action::Read,
+        "foodborne_case",
+        &case_id.to_string(),
+    )
+    .await?;
+    let event = Event::new(viewer.user.who(), Action::Update)
+        .basis("subtree")
+        .from_addr(viewer.remote_addr.clone());
+    Ok(crate::notifiable::review_foodborne(
+        store,
+        case_id,
+        expected_version,
+        action,
+        reason,
+        Some(viewer.user.id),
+        event,
+    )
+    .await?)
+}
+
 /// Move a warning signal one step: CDC staff whose reach holds the signal's area. Signals
 /// hold no personal data, so this is recorded in the signal's own history, not the audit
 /// log.
@@ -1252,15 +1288,25 @@ pub async fn report_foodborne(
     .await?)
 }
 
-/// One food-borne case: reading it follows the record (checked and audited as a read).
+/// One food-borne case with its review history: reading it follows the record (checked
+/// and audited as a read).
 pub async fn open_foodborne(
     store: &Store,
     viewer: &Viewer<'_>,
     case_id: i64,
-) -> Result<crate::notifiable::StoredFoodborne, AccessError> {
+) -> Result<
+    (
+        crate::notifiable::StoredFoodborne,
+        Vec<crate::notifiable::FoodborneReview>,
+    ),
+    AccessError,
+> {
     let resident_id = crate::notifiable::foodborne_resident_of(store, case_id).await?;
     read_checked(store, viewer, resident_id, "foodborne_case", case_id).await?;
-    Ok(crate::notifiable::foodborne_get(store, case_id).await?)
+    Ok((
+        crate::notifiable::foodborne_get(store, case_id).await?,
+        crate::notifiable::foodborne_reviews(store, case_id).await?,
+    ))
 }
 
 /// Food-borne cases inside `root`, for CDC staff; audited as one read of the list.

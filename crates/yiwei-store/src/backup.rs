@@ -582,6 +582,23 @@ const TABLES: &[Table] = &[
             ("review_reason", Text),
             ("reviewed_by", Int),
             ("reviewed_at", Time),
+            ("version", Int),
+        ],
+    },
+    Table {
+        name: "foodborne_review",
+        key: "id",
+        key_kind: Int,
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("case_id", Int),
+            ("action", Text),
+            ("from_status", Text),
+            ("to_status", Text),
+            ("reason", Text),
+            ("by_user", Int),
+            ("at", Time),
         ],
     },
     Table {

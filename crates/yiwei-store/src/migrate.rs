@@ -59,6 +59,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "booking",
         include_str!("../migrations/sqlite/0011_booking.sql"),
     ),
+    (
+        12,
+        "foodborne_review",
+        include_str!("../migrations/sqlite/0012_foodborne_review.sql"),
+    ),
 ];
 
 /// (version, name, SQL) for PostgreSQL.
@@ -113,6 +118,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         11,
         "booking",
         include_str!("../migrations/postgres/0011_booking.sql"),
+    ),
+    (
+        12,
+        "foodborne_review",
+        include_str!("../migrations/postgres/0012_foodborne_review.sql"),
     ),
 ];
 

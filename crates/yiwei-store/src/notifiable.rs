@@ -970,6 +970,19 @@ pub struct StoredFoodborne {
     pub reported_at: DateTime<Utc>,
     pub on_time: bool,
     pub status: String,
+    pub version: i64,
+}
+
+/// One review action in a food-borne case's history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FoodborneReview {
+    pub id: i64,
+    pub action: String,
+    pub from_status: String,
+    pub to_status: String,
+    pub reason: String,
+    pub user_name: Option<String>,
+    pub at: DateTime<Utc>,
 }
 
 /// Write a food-borne case with `event` in one transaction.
@@ -1044,8 +1057,8 @@ pub(crate) async fn foodborne_list(
         let rows = sqlx::query(
             "SELECT f.id, f.resident_id, f.division_code, i.name AS institution_name, f.patient_name, \
              f.onset_at, f.visit_at, f.symptoms, f.suspected_food, f.food_place, f.shared_meal, \
-             f.shared_ill, f.specimen_taken, f.diagnosis, f.reported_at, f.on_time, f.status \
-             FROM foodborne_case f JOIN institution i ON i.id = f.institution_id \
+             f.shared_ill, f.specimen_taken, f.diagnosis, f.reported_at, f.on_time, f.status, \
+             f.version FROM foodborne_case f JOIN institution i ON i.id = f.institution_id \
              WHERE f.division_code >= $1 AND f.division_code < $2 \
              ORDER BY f.visit_at DESC, f.id DESC LIMIT $3 OFFSET $4",
         )
@@ -1069,7 +1082,8 @@ pub(crate) async fn foodborne_list(
 
 const FOODBORNE_COLUMNS: &str = "f.id, f.resident_id, f.division_code, i.name AS institution_name, \
      f.patient_name, f.onset_at, f.visit_at, f.symptoms, f.suspected_food, f.food_place, \
-     f.shared_meal, f.shared_ill, f.specimen_taken, f.diagnosis, f.reported_at, f.on_time, f.status";
+     f.shared_meal, f.shared_ill, f.specimen_taken, f.diagnosis, f.reported_at, f.on_time, f.status, \
+     f.version";
 
 fn foodborne_row(r: &impl Row) -> Result<StoredFoodborne> {
     let symptoms: String = r.col("symptoms")?;
@@ -1091,7 +1105,124 @@ fn foodborne_row(r: &impl Row) -> Result<StoredFoodborne> {
         reported_at: r.col("reported_at")?,
         on_time: r.col("on_time")?,
         status: r.col("status")?,
+        version: r.col("version")?,
     })
+}
+
+/// A food-borne case's review history, oldest first.
+pub(crate) async fn foodborne_reviews(store: &Store, case_id: i64) -> Result<Vec<FoodborneReview>> {
+    on_pool!(store, |pool| {
+        let rows = sqlx::query(
+            "SELECT r.id, r.action, r.from_status, r.to_status, r.reason, \
+             u.display_name AS user_name, r.at FROM foodborne_review r \
+             LEFT JOIN app_user u ON u.id = r.by_user WHERE r.case_id = $1 ORDER BY r.id",
+        )
+        .bind(case_id)
+        .fetch_all(pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FoodborneReview {
+                    id: r.col("id")?,
+                    action: r.col("action")?,
+                    from_status: r.col("from_status")?,
+                    to_status: r.col("to_status")?,
+                    reason: r.col("reason")?,
+                    user_name: r.col("user_name")?,
+                    at: r.col("at")?,
+                })
+            })
+            .collect()
+    })
+}
+
+/// Apply a CDC review action (accept, return, delete as duplicate) to a food-borne case at
+/// `expected_version`: the status change, a history row and `event` in one transaction.
+/// Only a pending case is reviewed; returning and deleting need a reason.
+pub(crate) async fn review_foodborne(
+    store: &Store,
+    case_id: i64,
+    expected_version: i64,
+    action: ReviewAction,
+    reason: &str,
+    user_id: Option<i64>,
+    event: Event,
+) -> Result<()> {
+    let stale = || {
+        StoreError::Invalid(
+            "someone changed this case meanwhile; reload it and review again".into(),
+        )
+    };
+    let current = foodborne_get(store, case_id).await?;
+    if current.version != expected_version {
+        return Err(stale());
+    }
+    let to = match action {
+        ReviewAction::Accept => "accepted",
+        ReviewAction::Return => "returned",
+        ReviewAction::DeleteDuplicate => "deleted",
+        ReviewAction::Revise => {
+            return Err(StoreError::Invalid(
+                "a food-borne case is accepted, returned or deleted as a duplicate".into(),
+            ));
+        }
+    };
+    if current.status != "pending" {
+        return Err(StoreError::Invalid(format!(
+            "a {} case cannot be reviewed; only a pending one",
+            current.status
+        )));
+    }
+    let reason = reason.trim();
+    if action.needs_reason() && reason.chars().count() < workflow::MIN_REASON_CHARS {
+        return Err(StoreError::Invalid(format!(
+            "give a reason of at least {} characters to return or delete a case",
+            workflow::MIN_REASON_CHARS
+        )));
+    }
+    let now = crate::now();
+    let mut tx = store.begin().await?;
+    let changed = on_tx!(&mut tx, |conn| {
+        sqlx::query(
+            "UPDATE foodborne_case SET status = $1, review_reason = $2, reviewed_by = $3, \
+             reviewed_at = $4, version = version + 1 WHERE id = $5 AND version = $6",
+        )
+        .bind(to)
+        .bind(reason)
+        .bind(user_id)
+        .bind(now)
+        .bind(case_id)
+        .bind(expected_version)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    if changed != 1 {
+        return Err(stale());
+    }
+    on_tx!(&mut tx, |conn| {
+        sqlx::query(
+            "INSERT INTO foodborne_review (case_id, action, from_status, to_status, reason, \
+             by_user, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(case_id)
+        .bind(action.as_str())
+        .bind(current.status.as_str())
+        .bind(to)
+        .bind(reason)
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    let event = event
+        .object("foodborne_case", case_id)
+        .resident(current.resident_id)
+        .reason(action.as_str());
+    audit::append_in(&mut tx, store.keys().audit_key(), &event).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The resident a food-borne case is about (for the access check before reading it).

@@ -184,6 +184,7 @@ pub fn app(store: Store, config: WebConfig) -> Router {
             get(pages::foodborne::new_form).post(pages::foodborne::create),
         )
         .route("/foodborne/{id}", get(pages::foodborne::show))
+        .route("/foodborne/{id}/review", post(pages::foodborne::review))
         .route("/cdc/foodborne", get(pages::foodborne::list))
         .route("/cases/{id}", get(pages::notifiable::show))
         .route("/cases/{id}/review", post(pages::notifiable::review))

@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Duration, NaiveDate, NaiveDateTime, Utc};
 use serde::Deserialize;
 use yiwei_domain::access::Role;
+use yiwei_domain::notifiable::ReviewAction;
 use yiwei_domain::notifiable::foodborne::{self, FoodborneCase, SYMPTOMS};
 use yiwei_store::StoreError;
 use yiwei_store::access::{self, AccessError, Viewer};
@@ -380,6 +381,28 @@ struct ShowPage {
     status: String,
     on_time: bool,
     facts: Vec<Fact>,
+    version: i64,
+    history: Vec<HistoryRow>,
+    can_review: bool,
+    review_error: Option<String>,
+}
+
+pub struct HistoryRow {
+    pub at: String,
+    pub action: String,
+    pub to: String,
+    pub reason: String,
+    pub who: String,
+}
+
+fn action_name(action: &str, tr: Tr) -> String {
+    match action {
+        "accept" => say(tr, "审核通过", "Accept"),
+        "return" => say(tr, "退回", "Return"),
+        "delete_duplicate" => say(tr, "删除重复报告", "Delete as duplicate"),
+        "resubmit" => say(tr, "重新提交", "Resubmit"),
+        other => other.to_owned(),
+    }
 }
 
 pub async fn show(
@@ -387,8 +410,59 @@ pub async fn show(
     Staff { ctx, user }: Staff,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
+    let page = show_page(&state, &ctx, &user, id, None).await?;
+    Ok(render(&page)?.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ReviewForm {
+    csrf: String,
+    version: i64,
+    action: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// CDC review of one report: accept, return or delete as a duplicate.
+pub async fn review(
+    State(state): State<AppState>,
+    Staff { ctx, user }: Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<ReviewForm>,
+) -> Result<Response, PageError> {
+    ctx.check_csrf(&state, &form.csrf)?;
+    let action = match ReviewAction::parse(&form.action) {
+        Some(a) if a != ReviewAction::Revise => a,
+        _ => return Err(PageError::BadRequest("unknown review action".into())),
+    };
+    let result = access::review_foodborne(
+        &state.store,
+        &viewer(&ctx, &user),
+        id,
+        form.version,
+        action,
+        &form.reason,
+    )
+    .await;
+    match result {
+        Ok(()) => Ok(Redirect::to(&format!("/foodborne/{id}")).into_response()),
+        Err(AccessError::Store(StoreError::Invalid(message))) => {
+            let page = show_page(&state, &ctx, &user, id, Some(message)).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn show_page(
+    state: &AppState,
+    ctx: &Ctx,
+    user: &User,
+    id: i64,
+    review_error: Option<String>,
+) -> Result<ShowPage, PageError> {
     let tr = ctx.tr;
-    let c = access::open_foodborne(&state.store, &viewer(&ctx, &user), id).await?;
+    let (c, reviews) = access::open_foodborne(&state.store, &viewer(ctx, user), id).await?;
     let s = &state.config.notifiable;
     let t = |zh: &str, en: &str| say(tr, zh, en);
     let when = |at| s.to_local(at).format("%Y-%m-%d %H:%M").to_string();
@@ -457,7 +531,7 @@ pub async fn show(
         },
     ];
     let page = ShowPage {
-        shell: Shell::new(&ctx, &state, "nav.foodborne").with_title(format!(
+        shell: Shell::new(ctx, state, "nav.foodborne").with_title(format!(
             "{} #{}",
             t("食源性疾病病例报告", "Food-borne case report"),
             c.id
@@ -467,8 +541,21 @@ pub async fn show(
         status: status_name(&c.status, tr),
         on_time: c.on_time,
         facts,
+        version: c.version,
+        history: reviews
+            .into_iter()
+            .map(|r| HistoryRow {
+                at: when(r.at),
+                action: action_name(&r.action, tr),
+                to: status_name(&r.to_status, tr),
+                reason: r.reason,
+                who: r.user_name.unwrap_or_default(),
+            })
+            .collect(),
+        can_review: user.role == Role::CdcStaff && c.status == "pending",
+        review_error,
     };
-    Ok(render(&page)?.into_response())
+    Ok(page)
 }
 
 pub struct ListRow {

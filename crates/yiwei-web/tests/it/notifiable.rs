@@ -387,3 +387,119 @@ async fn foodborne_reports_are_checked_at_the_field_shown_and_kept_within_reach(
         assert_eq!(count_foodborne(&app).await, 1, "{backend}");
     }
 }
+
+#[tokio::test]
+async fn cdc_reviews_foodborne_reports_with_reasons_and_history() {
+    for backend in backends() {
+        let app = TestApp::new(backend).await;
+        let id = app.fixture.home_resident;
+        let mut c = app.client();
+        c.login("township.doctor").await;
+        let uri = format!("/residents/{id}/foodborne/new");
+        let csrf = c.get(&uri).await.csrf();
+        let (y2, y1, t) = (days_ago(2), days_ago(1), today());
+        let first = c.post_form(&uri, &foodborne(&csrf, &y2, &y1, &t)).await;
+        let first = first.location().to_owned();
+        let second = c.post_form(&uri, &foodborne(&csrf, &y2, &y1, &t)).await;
+        let second = second.location().to_owned();
+        assert!(second.starts_with("/foodborne/"), "{backend}: {second}");
+
+        cdc_user(&app, "cdc").await;
+        let mut cdc = app.client();
+        cdc.login("cdc").await;
+        let page = cdc.get(&first).await;
+        assert!(page.body.contains("id=\"review-form\""), "{}", page.body);
+        let csrf = page.csrf();
+        let review = |path: &str| format!("{path}/review");
+
+        // Accept the first.
+        let r = cdc
+            .post_form(
+                &review(&first),
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("version", "1"),
+                    ("action", "accept"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{backend}: {}", r.body);
+        let page = cdc.get(&first).await;
+        assert!(page.body.contains("已审核"), "{}", page.body);
+        assert!(
+            page.body.contains("id=\"foodborne-history\""),
+            "{}",
+            page.body
+        );
+        assert!(!page.body.contains("id=\"review-form\""), "reviewed once");
+
+        // Return without a reason: refused, nothing changes.
+        let r = cdc
+            .post_form(
+                &review(&second),
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("version", "1"),
+                    ("action", "return"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{backend}");
+        assert!(r.body.contains("id=\"review-error\""), "{}", r.body);
+        assert!(r.body.contains("reason"), "{}", r.body);
+        let page = cdc.get(&second).await;
+        assert!(page.body.contains("待审核"), "{}", page.body);
+        assert!(
+            !page.body.contains("id=\"foodborne-history\""),
+            "no history yet"
+        );
+
+        // A clinician may not review.
+        let doc_csrf = c.get(&second).await.csrf();
+        let r = c
+            .post_form(
+                &review(&second),
+                &[
+                    ("csrf", doc_csrf.as_str()),
+                    ("version", "1"),
+                    ("action", "accept"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{backend}: {}", r.body);
+
+        // With a reason: returned, with a history row.
+        let r = cdc
+            .post_form(
+                &review(&second),
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("version", "1"),
+                    ("action", "return"),
+                    ("reason", "可疑食品请写明品牌"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{backend}: {}", r.body);
+        let page = cdc.get(&second).await;
+        assert!(page.body.contains("已退回"), "{}", page.body);
+        assert!(
+            page.body.contains("id=\"foodborne-history\"")
+                && page.body.contains("可疑食品请写明品牌"),
+            "{}",
+            page.body
+        );
+        // A stale version is refused.
+        let r = cdc
+            .post_form(
+                &review(&second),
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("version", "1"),
+                    ("action", "accept"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{backend}");
+    }
+}
