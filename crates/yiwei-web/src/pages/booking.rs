@@ -17,12 +17,13 @@ use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 use yiwei_domain::access::Role;
 use yiwei_domain::booking::{BookingRefusal, BookingStatus, ScheduleRules, ServiceKind, Session};
-use yiwei_store::access::{self, AccessError, Viewer};
+use yiwei_store::access::{self, AccessError};
 use yiwei_store::booking::{self, BookingError, NewSchedule, Slot, SlotFilter, When};
 use yiwei_store::user::User;
 use yiwei_store::{org, referral};
 
 use super::render;
+use super::viewer;
 use crate::AppState;
 use crate::auth::{Ctx, Staff};
 use crate::error::PageError;
@@ -31,13 +32,6 @@ use crate::shell::Shell;
 /// The clock of a request: now, in the county's offset.
 pub fn when(state: &AppState) -> When {
     When::now(state.config.utc_offset_hours)
-}
-
-fn viewer<'a>(ctx: &Ctx, user: &'a User) -> Viewer<'a> {
-    Viewer {
-        user,
-        remote_addr: ctx.remote.clone(),
-    }
 }
 
 /// The status and message of a booking or referral failure. Rule refusals are 409 (the

@@ -24,7 +24,7 @@ use serde::Deserialize;
 use yiwei_domain::access::Role;
 use yiwei_domain::contract::{self as rules, ContractStatus, PackageKind, PeriodRules, TeamRole};
 use yiwei_domain::division::{DivisionCode, Level};
-use yiwei_store::access::{self, AccessError, Viewer};
+use yiwei_store::access::{self, AccessError};
 use yiwei_store::contract::{
     self as store_contract, Contract, NewContract, NewPackage, NewService, NewTeam, Renewal,
     Signature, Team, Transfer,
@@ -33,6 +33,7 @@ use yiwei_store::user::User;
 use yiwei_store::{StoreError, division, org};
 
 use super::render;
+use super::viewer;
 use crate::AppState;
 use crate::auth::{Ctx, Staff};
 use crate::error::PageError;
@@ -50,13 +51,6 @@ pub fn period_rules() -> PeriodRules {
 fn today(state: &AppState) -> NaiveDate {
     (chrono::Utc::now() + chrono::Duration::hours(i64::from(state.config.utc_offset_hours)))
         .date_naive()
-}
-
-fn viewer<'a>(ctx: &Ctx, user: &'a User) -> Viewer<'a> {
-    Viewer {
-        user,
-        remote_addr: ctx.remote.clone(),
-    }
 }
 
 fn en(tr: Tr) -> bool {

@@ -26,12 +26,13 @@ use yiwei_domain::access::Role;
 use yiwei_domain::exam::{self, BpClass, Field, GlucoseClass, Measurements};
 use yiwei_domain::key_group::age_on;
 use yiwei_domain::mask;
-use yiwei_store::access::{self, AccessError, Viewer};
+use yiwei_store::access::{self, AccessError};
 use yiwei_store::encounter::{Encounter, NewExam, TimelineFilter};
 use yiwei_store::user::User;
 use yiwei_store::{Store, StoreError};
 
 use super::{local_time, render};
+use super::{say, viewer};
 use crate::AppState;
 use crate::auth::{Ctx, Staff};
 use crate::error::PageError;
@@ -365,24 +366,9 @@ struct TimelinePage {
     pager: Pager,
 }
 
-fn viewer<'a>(ctx: &Ctx, user: &'a User) -> Viewer<'a> {
-    Viewer {
-        user,
-        remote_addr: ctx.remote.clone(),
-    }
-}
-
 /// Whether the role records clinical data (the store checks again, and audits).
 fn records_clinical_data(user: &User) -> bool {
     user.role.reads_personal_records() && user.role != Role::Resident
-}
-
-fn say(tr: Tr, zh: &str, en: &str) -> String {
-    if tr.lang == Lang::En {
-        en.to_owned()
-    } else {
-        zh.to_owned()
-    }
 }
 
 /// The county's local "now" (date and minute).

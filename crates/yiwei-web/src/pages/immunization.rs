@@ -19,11 +19,12 @@ use serde::Deserialize;
 use yiwei_domain::access::Role;
 use yiwei_domain::programme::Status;
 use yiwei_domain::programme::immunization::{self as schedule, DoseProblem, Vaccine, vaccine_due};
-use yiwei_store::access::{self, AccessError, Viewer};
+use yiwei_store::access::{self, AccessError};
 use yiwei_store::immunization::{self as store_imm, DoseError, NewDose, StoredDose};
 use yiwei_store::user::User;
 
 use super::render;
+use super::viewer;
 use crate::AppState;
 use crate::auth::{Ctx, Staff};
 use crate::error::PageError;
@@ -33,13 +34,6 @@ use crate::shell::Shell;
 fn today(state: &AppState) -> NaiveDate {
     (chrono::Utc::now() + chrono::Duration::hours(i64::from(state.config.utc_offset_hours)))
         .date_naive()
-}
-
-fn viewer<'a>(ctx: &Ctx, user: &'a User) -> Viewer<'a> {
-    Viewer {
-        user,
-        remote_addr: ctx.remote.clone(),
-    }
 }
 
 /// Whether the user writes clinical records (residents and aggregate roles do not).

@@ -22,8 +22,30 @@ pub mod resident;
 
 use askama::Template;
 use axum::response::Html;
+use yiwei_store::access::Viewer;
+use yiwei_store::user::User;
 
+use crate::auth::Ctx;
 use crate::error::PageError;
+use crate::i18n::{Lang, Tr};
+
+/// The viewer of a request: the signed-in user and the address the request came from, as
+/// the access gate audits it.
+pub(crate) fn viewer<'a>(ctx: &Ctx, user: &'a User) -> Viewer<'a> {
+    Viewer {
+        user,
+        remote_addr: ctx.remote.clone(),
+    }
+}
+
+/// One of two texts by the page's language (Chinese unless English was chosen).
+pub(crate) fn say(tr: Tr, zh: &str, en: &str) -> String {
+    if tr.lang == Lang::En {
+        en.to_owned()
+    } else {
+        zh.to_owned()
+    }
+}
 
 /// Render a template into an HTML response.
 pub fn render(t: &impl Template) -> Result<Html<String>, PageError> {

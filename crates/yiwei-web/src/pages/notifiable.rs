@@ -29,31 +29,17 @@ use yiwei_domain::notifiable::card::{self, Belongs, Card, CardKind, OCCUPATIONS}
 use yiwei_domain::notifiable::disease::{self, CaseClass, Course};
 use yiwei_domain::notifiable::{CardStatus, ReviewAction, SignalStatus, SignalStep};
 use yiwei_store::StoreError;
-use yiwei_store::access::{self, AccessError, Viewer};
+use yiwei_store::access::{self, AccessError};
 use yiwei_store::notifiable::{self, CaseFilter, CaseReport, Revision, SignalFilter};
 use yiwei_store::user::User;
 
 use super::render;
+use super::{say, viewer};
 use crate::AppState;
 use crate::auth::{Ctx, Staff};
 use crate::error::PageError;
 use crate::i18n::{Lang, Tr};
 use crate::shell::{PAGE_SIZE, Pager, Shell, offset};
-
-fn viewer<'a>(ctx: &Ctx, user: &'a User) -> Viewer<'a> {
-    Viewer {
-        user,
-        remote_addr: ctx.remote.clone(),
-    }
-}
-
-fn say(tr: Tr, zh: &str, en: &str) -> String {
-    if tr.lang == Lang::En {
-        en.to_owned()
-    } else {
-        zh.to_owned()
-    }
-}
 
 fn local_now(state: &AppState) -> NaiveDateTime {
     state.config.notifiable.to_local(Utc::now())

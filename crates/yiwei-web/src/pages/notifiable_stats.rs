@@ -35,6 +35,7 @@ use yiwei_store::notifiable;
 use yiwei_store::user::User;
 
 use super::render;
+use super::say;
 use crate::AppState;
 use crate::auth::Staff;
 use crate::error::PageError;
@@ -43,14 +44,6 @@ use crate::shell::Shell;
 
 /// The longest period a page covers (10 years).
 const MAX_DAYS: i64 = 3660;
-
-fn say(tr: Tr, zh: &str, en: &str) -> String {
-    if tr.lang == Lang::En {
-        en.to_owned()
-    } else {
-        zh.to_owned()
-    }
-}
 
 /// How the period rows are grouped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -22,7 +22,7 @@ use yiwei_domain::access::Role;
 use yiwei_domain::division::DivisionCode;
 use yiwei_domain::programme::{FieldKind, FieldProblem, Programme, Status};
 use yiwei_store::access::programmes as gate;
-use yiwei_store::access::{self, AccessError, Viewer};
+use yiwei_store::access::{self, AccessError};
 use yiwei_store::programme::{
     self as store_programme, Catalogue, Episode, NewEnrolment, NewVisit, VisitError, WorkFilter,
 };
@@ -30,6 +30,7 @@ use yiwei_store::user::User;
 use yiwei_store::{StoreError, division};
 
 use super::render;
+use super::viewer;
 use crate::AppState;
 use crate::auth::{Ctx, Staff};
 use crate::error::PageError;
@@ -42,13 +43,6 @@ const WORKLIST_LIMIT: i64 = 3000;
 fn today(state: &AppState) -> NaiveDate {
     (chrono::Utc::now() + chrono::Duration::hours(i64::from(state.config.utc_offset_hours)))
         .date_naive()
-}
-
-fn viewer<'a>(ctx: &Ctx, user: &'a User) -> Viewer<'a> {
-    Viewer {
-        user,
-        remote_addr: ctx.remote.clone(),
-    }
 }
 
 fn en(tr: Tr) -> bool {

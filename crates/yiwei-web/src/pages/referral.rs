@@ -15,25 +15,19 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use yiwei_domain::access::Role;
 use yiwei_domain::referral::{Event as Move, Reason, State as RState, Timeliness, Urgency};
-use yiwei_store::access::{self, Viewer};
+use yiwei_store::access::{self};
 use yiwei_store::org;
 use yiwei_store::referral::{NewReferral, Referral};
 use yiwei_store::user::User;
 
 use super::booking::{failure, when};
+use super::viewer;
 use super::{local_time, render};
 use crate::AppState;
 use crate::auth::{Ctx, Staff};
 use crate::error::PageError;
 use crate::i18n::Lang;
 use crate::shell::{PAGE_SIZE, Pager, Shell, offset};
-
-fn viewer<'a>(ctx: &Ctx, user: &'a User) -> Viewer<'a> {
-    Viewer {
-        user,
-        remote_addr: ctx.remote.clone(),
-    }
-}
 
 fn state_name(s: RState, lang: Lang) -> &'static str {
     if lang == Lang::En {

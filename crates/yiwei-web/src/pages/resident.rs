@@ -11,11 +11,12 @@ use serde::Deserialize;
 use yiwei_domain::access::{Basis, Role};
 use yiwei_domain::division::DivisionCode;
 use yiwei_domain::mask;
-use yiwei_store::access::{self, AccessError, Viewer};
+use yiwei_store::access::{self, AccessError};
 use yiwei_store::audit;
 use yiwei_store::crypto::Field;
 use yiwei_store::{division, user::User};
 
+use super::viewer;
 use super::{local_time, render};
 use crate::AppState;
 use crate::auth::{Ctx, Staff};
@@ -109,13 +110,6 @@ pub fn sex_key(sex: &str) -> &'static str {
         "male" => "sex.male",
         "female" => "sex.female",
         _ => "sex.unknown",
-    }
-}
-
-fn viewer<'a>(ctx: &Ctx, user: &'a User) -> Viewer<'a> {
-    Viewer {
-        user,
-        remote_addr: ctx.remote.clone(),
     }
 }
 
