@@ -159,6 +159,8 @@ pub enum Refusal {
     AggregateRole,
     #[error("residents can open only their own record")]
     NotOwnRecord,
+    #[error("only staff of the institution that wrote this can correct it")]
+    OtherInstitution,
 }
 
 /// Decide whether `actor` may read the personal record `record`.

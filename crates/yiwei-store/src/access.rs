@@ -140,6 +140,7 @@ fn refusal_code(r: Refusal) -> &'static str {
         Refusal::OutsideReach => "outside_reach",
         Refusal::AggregateRole => "aggregate_role",
         Refusal::NotOwnRecord => "not_own_record",
+        Refusal::OtherInstitution => "other_institution",
     }
 }
 
@@ -1073,6 +1074,43 @@ pub async fn case_list(
     Ok(crate::notifiable::list(store, root, filter, limit, offset).await?)
 }
 
+/// The cards the viewer's institution reported that the CDC returned for correction (退回
+/// 待订正), newest first: the reporting clinicians' work queue; audited as one read of the
+/// list.
+pub async fn returned_cards(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<crate::notifiable::CaseReport>, i64), AccessError> {
+    let role = viewer.user.role;
+    let refusal = (role == rules::Role::Resident || !role.reads_personal_records())
+        .then_some(Refusal::AggregateRole);
+    let Some(institution) = viewer.user.institution_id else {
+        return Ok((Vec::new(), 0));
+    };
+    let event = match refusal {
+        None => Event::new(viewer.user.who(), Action::Read).basis("institution"),
+        Some(r) => Event::new(viewer.user.who(), Action::Denied)
+            .outcome("denied")
+            .basis(refusal_code(r))
+            .reason(Action::Read.as_str()),
+    }
+    .object("returned_cards", institution)
+    .from_addr(viewer.remote_addr.clone());
+    audit_list(store, &event, refusal).await?;
+    let filter = crate::notifiable::CaseFilter {
+        statuses: vec![yiwei_domain::notifiable::CardStatus::Returned],
+        institution_id: Some(institution),
+        ..Default::default()
+    };
+    // The institution's own cards wherever their residents live: the province holds them.
+    let reach = viewer.user.reach.as_str();
+    let everywhere = DivisionCode::parse(&reach[..reach.len().min(2)])
+        .unwrap_or_else(|_| viewer.user.reach.clone());
+    Ok(crate::notifiable::list(store, &everywhere, &filter, limit, offset).await?)
+}
+
 /// Cards for the FHIR Condition search. With `resident_id`, the resident's cards inside
 /// `root` (default: the county of the record, as [`cases_of`]), checked against the record
 /// and audited as one read of it; without, the cards inside `root` for CDC staff, as
@@ -1147,6 +1185,57 @@ pub async fn review_case(
         action,
         reason,
         revision,
+        Some(viewer.user.id),
+        event,
+    )
+    .await?)
+}
+
+/// Correct a card the CDC returned and send it back to review: staff of the institution
+/// that reported it, who may still write to the resident's record; audited as `update` in
+/// the resubmission's transaction. Returns the card's new status.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one resubmission, its parts named"
+)]
+pub async fn resubmit_case(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    settings: &crate::notifiable::Settings,
+    case_id: i64,
+    expected_version: i64,
+    card: &yiwei_domain::notifiable::Card,
+    note: &str,
+) -> Result<yiwei_domain::notifiable::workflow::CardStatus, AccessError> {
+    let resident_id = crate::notifiable::resident_of(store, case_id).await?;
+    let event = write_checked(store, viewer, resident_id).await?;
+    let reported_by = crate::notifiable::institution_of(store, case_id).await?;
+    if viewer.user.institution_id != Some(reported_by) {
+        let refusal = Refusal::OtherInstitution;
+        audit::append(
+            store,
+            &Event::new(viewer.user.who(), Action::Denied)
+                .outcome("denied")
+                .basis(refusal_code(refusal))
+                .reason(Action::Update.as_str())
+                .object("case_report", case_id)
+                .resident(resident_id)
+                .from_addr(viewer.remote_addr.clone()),
+        )
+        .await?;
+        return Err(refusal.into());
+    }
+    let event = Event {
+        action: Action::Update,
+        ..event
+    };
+    Ok(crate::notifiable::resubmit(
+        store,
+        settings,
+        case_id,
+        expected_version,
+        card,
+        note,
         Some(viewer.user.id),
         event,
     )

@@ -432,6 +432,17 @@ pub async fn resident_of(store: &Store, case_id: i64) -> Result<i64> {
     .ok_or(StoreError::NotFound("case report"))
 }
 
+/// The institution that reported a card (no content).
+pub async fn institution_of(store: &Store, case_id: i64) -> Result<i64> {
+    on_pool!(store, |pool| {
+        sqlx::query_scalar("SELECT institution_id FROM case_report WHERE id = $1")
+            .bind(case_id)
+            .fetch_optional(pool)
+            .await
+    })?
+    .ok_or(StoreError::NotFound("case report"))
+}
+
 /// One card.
 pub(crate) async fn get(store: &Store, case_id: i64) -> Result<CaseReport> {
     let sql = format!("SELECT {CASE_COLUMNS} {CASE_FROM} WHERE c.id = $1");
@@ -460,6 +471,8 @@ pub struct CaseFilter {
     /// Reported at or after / before (exclusive).
     pub reported_from: Option<DateTime<Utc>>,
     pub reported_to: Option<DateTime<Utc>>,
+    /// Reported by this institution.
+    pub institution_id: Option<i64>,
 }
 
 /// Cards inside `root` (the resident's village at report time), newest first, with the
@@ -513,10 +526,16 @@ pub(crate) async fn list(
             conditions.push(format!("c.reported_at {op} ${n}"));
         }
     }
-    let resident = filter.resident_id;
-    if resident.is_some() {
-        n += 1;
-        conditions.push(format!("c.resident_id = ${n}"));
+    let mut ids = Vec::new();
+    for (column, id) in [
+        ("resident_id", filter.resident_id),
+        ("institution_id", filter.institution_id),
+    ] {
+        if let Some(id) = id {
+            n += 1;
+            ids.push(id);
+            conditions.push(format!("c.{column} = ${n}"));
+        }
     }
     let where_sql = conditions.join(" AND ");
     let list_sql = format!(
@@ -544,9 +563,9 @@ pub(crate) async fn list(
             q = q.bind(*t);
             c = c.bind(*t);
         }
-        if let Some(r) = resident {
-            q = q.bind(r);
-            c = c.bind(r);
+        for id in &ids {
+            q = q.bind(*id);
+            c = c.bind(*id);
         }
         let rows = q.bind(limit).bind(offset).fetch_all(pool).await?;
         let total = c.fetch_one(pool).await?;
@@ -713,6 +732,141 @@ pub(crate) async fn review(
     audit::append_in(&mut tx, store.keys().audit_key(), &event).await?;
     tx.commit().await?;
     Ok(correction)
+}
+
+/// Correct a returned card and send it back to review (更正后重新上报), with `event` (the
+/// caller's `update`) in the same transaction. The corrected card is checked like a new
+/// one; it keeps its number and its first report time, so its timeliness still runs from
+/// the first report (a correction does not make a late card on time, nor the reverse
+/// unless the disease, and so the deadline, changed). It goes back as a probable duplicate
+/// when the correction makes it duplicate a live card. `note` is the clinician's answer to
+/// the return reason, kept in the review history.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one resubmission, its parts named"
+)]
+pub(crate) async fn resubmit(
+    store: &Store,
+    settings: &Settings,
+    case_id: i64,
+    expected_version: i64,
+    card: &Card,
+    note: &str,
+    user_id: Option<i64>,
+    event: Event,
+) -> Result<CardStatus> {
+    let stale = || {
+        StoreError::Invalid(
+            "someone changed this card meanwhile; reload it and correct it again".into(),
+        )
+    };
+    if card.kind != CardKind::Initial {
+        return Err(StoreError::Invalid(
+            "a correction card is written by the CDC's revise action".into(),
+        ));
+    }
+    let current = get(store, case_id).await?;
+    if current.version != expected_version {
+        return Err(stale());
+    }
+    // Refuse a card that is not returned before looking at its fields.
+    workflow::resubmit(current.status, None).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let now = crate::now();
+    let ctx = card::Context {
+        now: settings.to_local(now),
+        county: settings.county.clone(),
+    };
+    card::validate(card, &ctx).map_err(problems)?;
+    let (d, sub) = card::resolve(
+        &card.disease,
+        card.subtype.as_deref(),
+        card.diagnosed_at.date(),
+    )
+    .map_err(problems)?;
+    let mut tx = store.begin().await?;
+    let diagnosed_on = card.diagnosed_at.date();
+    let list = priors(&mut tx, current.resident_id, &card.disease).await?;
+    let others: Vec<Prior> = list.into_iter().filter(|p| p.id != case_id).collect();
+    let duplicate_of = workflow::probable_duplicate(
+        &others,
+        &card.disease,
+        card.subtype.as_deref(),
+        diagnosed_on,
+        settings.duplicate_window_days,
+    );
+    let to = workflow::resubmit(current.status, duplicate_of)
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let deadline = d.deadline_hours(sub, diagnosed_on);
+    let diagnosed_at = settings.to_utc(card.diagnosed_at);
+    let (on_time, _) = workflow::timeliness(diagnosed_at, current.reported_at, deadline);
+    let phone = card.phone.trim();
+    let phone_enc = (!phone.is_empty()).then(|| store.keys().encrypt(Field::Phone, phone));
+    let changed = on_tx!(&mut tx, |conn| {
+        sqlx::query(
+            "UPDATE case_report SET patient_name = $1, guardian_name = $2, sex = $3, birth_date = $4, \
+             work_unit = $5, phone_enc = $6, belongs = $7, address_code = $8, address_detail = $9, \
+             occupation = $10, disease = $11, subtype = $12, case_class = $13, course = $14, \
+             onset_date = $15, diagnosed_at = $16, diagnosed_on = $17, death_date = $18, fill_date = $19, \
+             doctor = $20, remarks = $21, deadline_hours = $22, on_time = $23, status = $24, \
+             duplicate_of = $25, version = version + 1 \
+             WHERE id = $26 AND version = $27 AND status = 'returned'",
+        )
+        .bind(card.patient_name.trim())
+        .bind(card.guardian_name.trim())
+        .bind(&card.sex)
+        .bind(card.birth_date)
+        .bind(card.work_unit.trim())
+        .bind(phone_enc.as_deref())
+        .bind(card.belongs.as_str())
+        .bind(card.address_code.trim())
+        .bind(card.address_detail.trim())
+        .bind(&card.occupation)
+        .bind(&card.disease)
+        .bind(sub.map(|s| s.code))
+        .bind(card.case_class.as_str())
+        .bind(card.course.map(Course::as_str))
+        .bind(card.onset_date)
+        .bind(diagnosed_at)
+        .bind(diagnosed_on)
+        .bind(card.death_date)
+        .bind(card.fill_date)
+        .bind(card.doctor.trim())
+        .bind(card.remarks.trim())
+        .bind(deadline)
+        .bind(on_time)
+        .bind(to.as_str())
+        .bind(duplicate_of)
+        .bind(case_id)
+        .bind(expected_version)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    if changed != 1 {
+        return Err(stale());
+    }
+    on_tx!(&mut tx, |conn| {
+        sqlx::query(
+            "INSERT INTO case_review (case_id, action, from_status, to_status, reason, correction_id, \
+             user_id, at) VALUES ($1, 'resubmit', $2, $3, $4, NULL, $5, $6)",
+        )
+        .bind(case_id)
+        .bind(current.status.as_str())
+        .bind(to.as_str())
+        .bind(note.trim())
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    let event = event
+        .object("case_report", case_id)
+        .resident(current.resident_id)
+        .reason("resubmit");
+    audit::append_in(&mut tx, store.keys().audit_key(), &event).await?;
+    tx.commit().await?;
+    Ok(to)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -188,6 +188,8 @@ pub enum StepError {
     },
     #[error("give a reason of at least {min} characters")]
     ReasonMissing { min: usize },
+    #[error("only a card returned for correction can be resubmitted; this one is {from}")]
+    NotReturned { from: &'static str },
     #[error("a signal that is {from} cannot go to {to}")]
     SignalStep {
         from: &'static str,
@@ -220,6 +222,23 @@ pub fn review(
         ReviewAction::Return => CardStatus::Returned,
         ReviewAction::DeleteDuplicate => CardStatus::Deleted,
         ReviewAction::Revise => CardStatus::Superseded,
+    })
+}
+
+/// The status of a returned card once its reporting clinician has corrected and resubmitted
+/// it (更正后重新上报): back to review, as a probable duplicate when the corrected card now
+/// duplicates a live one (`duplicate` is [`probable_duplicate`]'s answer for the corrected
+/// card).
+pub fn resubmit(from: CardStatus, duplicate: Option<i64>) -> Result<CardStatus, StepError> {
+    if from != CardStatus::Returned {
+        return Err(StepError::NotReturned {
+            from: from.as_str(),
+        });
+    }
+    Ok(if duplicate.is_some() {
+        CardStatus::ProbableDuplicate
+    } else {
+        CardStatus::Pending
     })
 }
 
@@ -418,6 +437,21 @@ mod tests {
             timeliness(t0, t0 + Duration::hours(23), 24),
             (true, 23 * 60)
         );
+    }
+
+    #[test]
+    fn only_a_returned_card_is_resubmitted_and_goes_back_to_review() {
+        use CardStatus::*;
+        assert_eq!(resubmit(Returned, None), Ok(Pending));
+        assert_eq!(resubmit(Returned, Some(7)), Ok(ProbableDuplicate));
+        for from in [Pending, ProbableDuplicate, Accepted, Deleted, Superseded] {
+            assert_eq!(
+                resubmit(from, None),
+                Err(StepError::NotReturned {
+                    from: from.as_str()
+                })
+            );
+        }
     }
 
     #[test]

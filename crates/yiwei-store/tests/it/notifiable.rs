@@ -599,3 +599,144 @@ async fn signals_are_raised_once_per_day_area_and_method_and_follow_the_workflow
         (2, 1, 1)
     );
 }
+
+conformance!(a_returned_card_is_corrected_and_resubmitted_by_its_institution_only);
+async fn a_returned_card_is_corrected_and_resubmitted_by_its_institution_only(store: Store) {
+    let county = County::build(&store).await;
+    let s = settings(&county);
+    let cdc = cdc_user(&store, &county).await;
+    let a = access::report_case(
+        &store,
+        &viewer(&county.clinician_a),
+        &s,
+        county.ana,
+        &card(&county, "influenza"),
+    )
+    .await
+    .expect("card");
+    let mut fixed = card(&county, "influenza");
+    fixed.address_detail = "城西村二组".into();
+    fixed.case_class = CaseClass::Confirmed;
+
+    // A pending card cannot be resubmitted: the CDC has not returned it.
+    let err = access::resubmit_case(
+        &store,
+        &viewer(&county.clinician_a),
+        &s,
+        a.id,
+        1,
+        &fixed,
+        "",
+    )
+    .await
+    .expect_err("not returned");
+    assert!(matches!(err, AccessError::Store(StoreError::Invalid(_))));
+
+    access::review_case(
+        &store,
+        &viewer(&cdc),
+        &s,
+        a.id,
+        1,
+        ReviewAction::Return,
+        "现住址不详",
+        None,
+    )
+    .await
+    .expect("return");
+    // It is in the reporting institution's queue of returned cards, and only there.
+    let (mine, total) = access::returned_cards(&store, &viewer(&county.clinician_a), 50, 0)
+        .await
+        .expect("queue");
+    assert_eq!((mine.len(), total), (1, 1));
+    assert_eq!(mine[0].id, a.id);
+    let (theirs, _) = access::returned_cards(&store, &viewer(&county.doctor_a1), 50, 0)
+        .await
+        .expect("queue");
+    assert!(theirs.is_empty());
+
+    // The village doctor may write to ana's record but did not report the card.
+    let err = access::resubmit_case(&store, &viewer(&county.doctor_a1), &s, a.id, 2, &fixed, "")
+        .await
+        .expect_err("other institution");
+    assert!(matches!(
+        err,
+        AccessError::Refused(yiwei_domain::access::Refusal::OtherInstitution)
+    ));
+    // An invalid correction (onset after diagnosis) is refused and changes nothing.
+    let mut wrong = fixed.clone();
+    wrong.onset_date = wrong.diagnosed_at.date() + Duration::days(1);
+    let err = access::resubmit_case(
+        &store,
+        &viewer(&county.clinician_a),
+        &s,
+        a.id,
+        2,
+        &wrong,
+        "",
+    )
+    .await
+    .expect_err("invalid");
+    assert!(matches!(err, AccessError::Store(StoreError::Invalid(_))));
+    let (still, _) = access::open_case(&store, &viewer(&cdc), a.id)
+        .await
+        .expect("open");
+    assert_eq!(still.status, CardStatus::Returned);
+    assert_eq!(still.version, 2);
+
+    let status = access::resubmit_case(
+        &store,
+        &viewer(&county.clinician_a),
+        &s,
+        a.id,
+        2,
+        &fixed,
+        "已补充现住址",
+    )
+    .await
+    .expect("resubmit");
+    assert_eq!(status, CardStatus::Pending);
+    let (card_now, history) = access::open_case(&store, &viewer(&cdc), a.id)
+        .await
+        .expect("open");
+    assert_eq!(card_now.status, CardStatus::Pending);
+    assert_eq!(card_now.version, 3);
+    assert_eq!(card_now.address_detail, "城西村二组");
+    assert_eq!(card_now.case_class, CaseClass::Confirmed);
+    assert_eq!(card_now.card_no, a.card_no);
+    assert!(card_now.on_time);
+    let actions: Vec<_> = history.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["return", "resubmit"]);
+    assert_eq!(history[1].reason, "已补充现住址");
+    assert_eq!(history[1].to_status, "pending");
+    let (mine, _) = access::returned_cards(&store, &viewer(&county.clinician_a), 50, 0)
+        .await
+        .expect("queue");
+    assert!(mine.is_empty());
+    // The same version again is stale.
+    let err = access::resubmit_case(
+        &store,
+        &viewer(&county.clinician_a),
+        &s,
+        a.id,
+        2,
+        &fixed,
+        "",
+    )
+    .await
+    .expect_err("stale");
+    assert!(matches!(err, AccessError::Store(StoreError::Invalid(_))));
+    // The CDC can now accept it.
+    access::review_case(
+        &store,
+        &viewer(&cdc),
+        &s,
+        a.id,
+        3,
+        ReviewAction::Accept,
+        "",
+        None,
+    )
+    .await
+    .expect("accept");
+}
