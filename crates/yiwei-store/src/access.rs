@@ -1194,10 +1194,6 @@ pub async fn review_case(
 /// Correct a card the CDC returned and send it back to review: staff of the institution
 /// that reported it, who may still write to the resident's record; audited as `update` in
 /// the resubmission's transaction. Returns the card's new status.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one resubmission, its parts named"
-)]
 pub async fn resubmit_case(
     store: &Store,
     viewer: &Viewer<'_>,

@@ -188,6 +188,11 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/cdc/foodborne", get(pages::foodborne::list))
         .route("/cases/{id}", get(pages::notifiable::show))
         .route("/cases/{id}/review", post(pages::notifiable::review))
+        .route(
+            "/cases/{id}/resubmit",
+            get(pages::notifiable::resubmit_form).post(pages::notifiable::resubmit),
+        )
+        .route("/cases/returned", get(pages::notifiable::returned))
         .route("/cdc/review", get(pages::notifiable::queue))
         .route("/cdc/statistics", get(pages::notifiable_stats::statistics))
         .route("/cdc/timeliness", get(pages::notifiable_stats::timeliness))

@@ -80,6 +80,9 @@ pub fn nav_for(user: &User, path: &str) -> Vec<NavItem> {
         }
         if role.reads_personal_records() {
             items.push(("/referrals", "nav.referrals"));
+            if role != Role::CdcStaff {
+                items.push(("/cases/returned", "nav.returned_cards"));
+            }
         }
         if role.administers() {
             items.push(("/admin/users", "nav.users"));

@@ -56,6 +56,12 @@ type Opt = (String, String);
 #[template(path = "case_form.html")]
 struct FormPage {
     shell: Shell,
+    /// Where the form posts: a new card, or the correction of a returned one.
+    action: String,
+    /// The card's version when correcting a returned card.
+    version: Option<i64>,
+    /// Why the CDC returned the card, when correcting one.
+    returned_reason: Option<String>,
     resident_id: i64,
     resident_name: String,
     values: HashMap<String, String>,
@@ -161,6 +167,9 @@ fn form_page(
             "传染病报告卡",
             "Case report card",
         )),
+        action: format!("/residents/{id}/cases/new"),
+        version: None,
+        returned_reason: None,
         resident_id: id,
         resident_name: name,
         values,
@@ -413,6 +422,8 @@ struct CasePage {
     facts: Vec<Fact>,
     history: Vec<HistoryRow>,
     can_review: bool,
+    /// The viewer's institution reported this returned card and may correct it.
+    can_resubmit: bool,
     review_error: Option<String>,
     diseases: Vec<Opt>,
     subtypes: Vec<Opt>,
@@ -560,6 +571,8 @@ async fn case_page(
                 c.status,
                 CardStatus::Pending | CardStatus::ProbableDuplicate
             ),
+        can_resubmit: c.status == CardStatus::Returned
+            && user.institution_id == Some(c.institution_id),
         review_error,
         diseases,
         subtypes,
@@ -647,6 +660,7 @@ pub struct QueueRow {
 #[template(path = "case_queue.html")]
 struct QueuePage {
     shell: Shell,
+    heading: String,
     rows: Vec<QueueRow>,
     total: i64,
     pager: Pager,
@@ -676,35 +690,227 @@ pub async fn queue(
         skip,
     )
     .await?;
-    let s = &state.config.notifiable;
-    let rows = list
-        .iter()
-        .map(|c| QueueRow {
-            id: c.id,
-            card_no: c.card_no.clone(),
-            patient: yiwei_domain::mask::name(&c.patient_name),
-            disease: label(c, ctx.tr),
-            diagnosed: s
-                .to_local(c.diagnosed_at)
-                .format("%Y-%m-%d %H:%M")
-                .to_string(),
-            status: status_name(c.status, ctx.tr),
-            institution: c.institution_name.clone(),
-            duplicate_of: c.duplicate_of,
-        })
-        .collect();
-    let shell = Shell::new(&ctx, &state, "case.queue").with_title(say(
-        ctx.tr,
-        "报告卡审核",
-        "Case review queue",
-    ));
+    let heading = say(ctx.tr, "报告卡审核", "Case review queue");
+    let shell = Shell::new(&ctx, &state, "case.queue").with_title(heading.clone());
     Ok(render(&QueuePage {
         shell,
-        rows,
+        heading,
+        rows: queue_rows(&state, ctx.tr, &list),
         total,
         pager: Pager::new("/cdc/review?", page, total),
     })?
     .into_response())
+}
+
+fn queue_rows(state: &AppState, tr: Tr, list: &[CaseReport]) -> Vec<QueueRow> {
+    let s = &state.config.notifiable;
+    list.iter()
+        .map(|c| QueueRow {
+            id: c.id,
+            card_no: c.card_no.clone(),
+            patient: yiwei_domain::mask::name(&c.patient_name),
+            disease: label(c, tr),
+            diagnosed: s
+                .to_local(c.diagnosed_at)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            status: status_name(c.status, tr),
+            institution: c.institution_name.clone(),
+            duplicate_of: c.duplicate_of,
+        })
+        .collect()
+}
+
+/// `/cases/returned`: the cards of the viewer's institution that the CDC returned for
+/// correction (退回待订正), each linking to its card and its correction form.
+pub async fn returned(
+    State(state): State<AppState>,
+    Staff { ctx, user }: Staff,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, PageError> {
+    let (page, skip) = offset(q.page);
+    let (list, total) =
+        access::returned_cards(&state.store, &viewer(&ctx, &user), PAGE_SIZE, skip).await?;
+    let heading = say(
+        ctx.tr,
+        "退回待订正的报告卡",
+        "Cards returned for correction",
+    );
+    let shell = Shell::new(&ctx, &state, "case.queue").with_title(heading.clone());
+    Ok(render(&QueuePage {
+        shell,
+        heading,
+        rows: queue_rows(&state, ctx.tr, &list),
+        total,
+        pager: Pager::new("/cases/returned?", page, total),
+    })?
+    .into_response())
+}
+
+/// The form values of a stored card, for its correction.
+fn card_values(c: &CaseReport, s: &notifiable::Settings) -> HashMap<String, String> {
+    let diagnosed = s.to_local(c.diagnosed_at);
+    let optional = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+    HashMap::from([
+        ("patient_name".to_owned(), c.patient_name.clone()),
+        ("guardian_name".to_owned(), c.guardian_name.clone()),
+        ("sex".to_owned(), c.sex.clone()),
+        ("birth_date".to_owned(), c.birth_date.to_string()),
+        ("work_unit".to_owned(), c.work_unit.clone()),
+        ("phone".to_owned(), c.phone.clone().unwrap_or_default()),
+        ("belongs".to_owned(), c.belongs.as_str().to_owned()),
+        ("address_code".to_owned(), c.address_code.clone()),
+        ("address_detail".to_owned(), c.address_detail.clone()),
+        ("occupation".to_owned(), c.occupation.clone()),
+        ("disease".to_owned(), c.disease.clone()),
+        ("subtype".to_owned(), c.subtype.clone().unwrap_or_default()),
+        ("case_class".to_owned(), c.case_class.as_str().to_owned()),
+        (
+            "course".to_owned(),
+            c.course.map(|x| x.as_str().to_owned()).unwrap_or_default(),
+        ),
+        ("onset_date".to_owned(), c.onset_date.to_string()),
+        ("diagnosed_date".to_owned(), diagnosed.date().to_string()),
+        (
+            "diagnosed_time".to_owned(),
+            diagnosed.format("%H:%M").to_string(),
+        ),
+        ("death_date".to_owned(), optional(c.death_date)),
+        ("fill_date".to_owned(), c.fill_date.to_string()),
+        ("doctor".to_owned(), c.doctor.clone()),
+        ("remarks".to_owned(), c.remarks.clone()),
+    ])
+}
+
+/// The correction form of a returned card, with `values` as typed (or as stored).
+#[expect(clippy::too_many_arguments, reason = "one form, its parts named")]
+fn correction_page(
+    state: &AppState,
+    ctx: &Ctx,
+    c: &CaseReport,
+    reviews: &[notifiable::Review],
+    version: i64,
+    values: HashMap<String, String>,
+    errors: HashMap<String, String>,
+    general_error: Option<String>,
+) -> FormPage {
+    let mut page = form_page(
+        state,
+        ctx,
+        c.resident_id,
+        c.patient_name.clone(),
+        values,
+        errors,
+        general_error,
+    );
+    page.action = format!("/cases/{}/resubmit", c.id);
+    page.version = Some(version);
+    page.returned_reason = reviews
+        .iter()
+        .rev()
+        .find(|r| r.action == "return")
+        .map(|r| r.reason.clone());
+    page
+}
+
+/// `GET /cases/{id}/resubmit`: the returned card, prefilled, with the CDC's reason.
+pub async fn resubmit_form(
+    State(state): State<AppState>,
+    Staff { ctx, user }: Staff,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let (c, reviews) = access::open_case(&state.store, &viewer(&ctx, &user), id).await?;
+    if c.status != CardStatus::Returned {
+        return Ok(Redirect::to(&format!("/cases/{id}")).into_response());
+    }
+    let values = card_values(&c, &state.config.notifiable);
+    let page = correction_page(
+        &state,
+        &ctx,
+        &c,
+        &reviews,
+        c.version,
+        values,
+        HashMap::new(),
+        None,
+    );
+    Ok(render(&page)?.into_response())
+}
+
+/// `POST /cases/{id}/resubmit`: check the corrected card like a new one and send it back
+/// to CDC review; errors re-show the form next to their fields.
+pub async fn resubmit(
+    State(state): State<AppState>,
+    Staff { ctx, user }: Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    ctx.check_csrf(&state, form.get("csrf").map_or("", String::as_str))?;
+    let version: i64 = form
+        .get("version")
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| {
+            PageError::BadRequest("the form lost the card's version; reload it".into())
+        })?;
+    let note = form.get("note").map_or("", String::as_str).to_owned();
+    let en = ctx.tr.lang == Lang::En;
+    let checked = parse_card(&form, ctx.tr).and_then(|card| {
+        let settings = &state.config.notifiable;
+        let context = card::Context {
+            now: local_now(&state),
+            county: settings.county.clone(),
+        };
+        card::validate(&card, &context)
+            .map(|()| card)
+            .map_err(|problems| {
+                let mut errors = HashMap::new();
+                for p in problems {
+                    errors
+                        .entry(p.field.to_owned())
+                        .or_insert(if en { p.en } else { p.zh });
+                }
+                errors
+            })
+    });
+    let again = |errors: HashMap<String, String>, message: Option<String>| {
+        let state = state.clone();
+        let ctx = ctx.clone();
+        let user = user.clone();
+        let form = form.clone();
+        async move {
+            let (c, reviews) = access::open_case(&state.store, &viewer(&ctx, &user), id).await?;
+            let page = correction_page(&state, &ctx, &c, &reviews, version, form, errors, message);
+            Ok::<_, PageError>((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
+        }
+    };
+    let card = match checked {
+        Ok(card) => card,
+        Err(errors) => {
+            let fix = say(
+                ctx.tr,
+                "报告卡有误，请按提示修改后再提交。",
+                "The card has errors; correct the fields marked below.",
+            );
+            return again(errors, Some(fix)).await;
+        }
+    };
+    match access::resubmit_case(
+        &state.store,
+        &viewer(&ctx, &user),
+        &state.config.notifiable,
+        id,
+        version,
+        &card,
+        &note,
+    )
+    .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/cases/{id}")).into_response()),
+        Err(AccessError::Store(StoreError::Invalid(message))) => {
+            again(HashMap::new(), Some(message)).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 // ---------------------------------------------------------------------------------------

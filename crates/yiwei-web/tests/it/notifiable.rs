@@ -503,3 +503,89 @@ async fn cdc_reviews_foodborne_reports_with_reasons_and_history() {
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{backend}");
     }
 }
+
+#[tokio::test]
+async fn a_returned_card_is_corrected_by_its_clinician_and_goes_back_to_review() {
+    for backend in backends() {
+        let app = TestApp::new(backend).await;
+        let id = app.fixture.home_resident;
+        let mut c = app.client();
+        c.login("township.doctor").await;
+        let csrf = c.get(&format!("/residents/{id}/cases/new")).await.csrf();
+        let (t, y2, y1) = (today(), days_ago(2), days_ago(1));
+        let r = c
+            .post_form(
+                &format!("/residents/{id}/cases/new"),
+                &card(&csrf, "influenza", "clinical", &y2, &y1, &t),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let path = r.location().to_owned();
+        // Nothing to correct yet: the form sends the clinician back to the card.
+        let r = c.get(&format!("{path}/resubmit")).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{backend}");
+
+        cdc_user(&app, "cdc.ret").await;
+        let mut cdc = app.client();
+        cdc.login("cdc.ret").await;
+        let csrf_cdc = cdc.get(&path).await.csrf();
+        let r = cdc
+            .post_form(
+                &format!("{path}/review"),
+                &[
+                    ("csrf", &csrf_cdc),
+                    ("version", "1"),
+                    ("action", "return"),
+                    ("reason", "详细地址不全"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+
+        // The clinician finds it in the returned queue, with a link to correct it.
+        let queue = c.get("/cases/returned").await;
+        assert_eq!(queue.status, StatusCode::OK);
+        assert!(
+            queue.body.contains(&format!("href=\"{path}\"")),
+            "{}",
+            queue.body
+        );
+        let page = c.get(&path).await;
+        assert!(page.body.contains("id=\"resubmit-link\""), "{}", page.body);
+        let form = c.get(&format!("{path}/resubmit")).await;
+        assert_eq!(form.status, StatusCode::OK);
+        assert!(
+            form.body.contains("详细地址不全"),
+            "the CDC's reason is shown"
+        );
+        assert!(
+            form.body.contains("value=\"城西村三组\""),
+            "prefilled from the card"
+        );
+        let csrf = form.csrf();
+        let mut fields = card(&csrf, "influenza", "clinical", &y2, &y1, &t);
+        fields.retain(|(k, _)| *k != "address_detail");
+        fields.push(("address_detail", "城西村三组12号"));
+        fields.push(("version", "2"));
+        fields.push(("note", "补充门牌号"));
+        // A bad correction is answered at the field and changes nothing.
+        let mut bad = fields.clone();
+        bad.retain(|(k, _)| *k != "onset_date");
+        bad.push(("onset_date", &t));
+        let r = c.post_form(&format!("{path}/resubmit"), &bad).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{backend}");
+        assert!(r.body.contains("id=\"err-diagnosed_at\""), "{}", r.body);
+        let r = c.post_form(&format!("{path}/resubmit"), &fields).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let page = c.get(&path).await;
+        assert!(page.body.contains("待审核"), "{}", page.body);
+        assert!(page.body.contains("补充门牌号"), "{}", page.body);
+        assert!(!page.body.contains("id=\"resubmit-link\""));
+        assert!(
+            !c.get("/cases/returned")
+                .await
+                .body
+                .contains(&format!("href=\"{path}\""))
+        );
+    }
+}
