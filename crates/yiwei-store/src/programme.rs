@@ -271,6 +271,9 @@ pub(crate) struct Facts {
     pub profile_conditions: Vec<Condition>,
     pub created_on: NaiveDate,
     pub discharged_after_birth: Option<NaiveDate>,
+    /// The latest day a down-referral for the resident was accepted by its (primary-care)
+    /// institution, as a UTC date like `created_on`.
+    pub referred_back: Option<NaiveDate>,
     pub enrolments: Vec<Enrolment>,
     pub visits: Vec<(String, Option<i64>, Visit)>,
     pub doses: Vec<Dose>,
@@ -358,6 +361,7 @@ impl Facts {
             school,
             key_groups: self.key_groups.clone(),
             discharged_after_birth: self.discharged_after_birth,
+            referred_back: self.referred_back,
         }
     }
 
@@ -508,6 +512,7 @@ fn base_facts(row: &impl Row) -> Result<Facts> {
         profile_conditions,
         created_on: created_at.date_naive(),
         discharged_after_birth,
+        referred_back: None,
         enrolments: Vec::new(),
         visits: Vec::new(),
         doses: Vec::new(),
@@ -558,7 +563,7 @@ async fn facts_range(store: &Store, from: i64, to: i64) -> Result<Vec<Facts>> {
         "SELECT {RESIDENT_FACT_COLUMNS} FROM resident \
          WHERE id >= $1 AND id <= $2 AND merged_into IS NULL ORDER BY id"
     );
-    let (mut facts, enrolments, visits, doses) = on_pool!(store, |pool| {
+    let (mut facts, enrolments, visits, doses, returns) = on_pool!(store, |pool| {
         let residents = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(from)
             .bind(to)
@@ -599,7 +604,19 @@ async fn facts_range(store: &Store, from: i64, to: i64) -> Result<Vec<Facts>> {
         .bind(to)
         .fetch_all(pool)
         .await?;
-        Ok::<_, StoreError>((facts, enrolments, visits, doses))
+        // 下转: down-referrals accepted by the primary institution (an up-referral returned
+        // down becomes one), which bring the next chronic follow-up forward.
+        let returns: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT r.resident_id, e.at FROM referral r \
+             JOIN referral_event e ON e.referral_id = r.id \
+             WHERE r.resident_id >= $1 AND r.resident_id <= $2 AND r.direction = 'down' \
+             AND e.event = 'accept'",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(pool)
+        .await?;
+        Ok::<_, StoreError>((facts, enrolments, visits, doses, returns))
     })?;
     let index: HashMap<i64, usize> = facts
         .iter()
@@ -614,6 +631,12 @@ async fn facts_range(store: &Store, from: i64, to: i64) -> Result<Vec<Facts>> {
     for (resident_id, programme, enrolment_id, visit) in visits {
         if let Some(&i) = index.get(&resident_id) {
             facts[i].visits.push((programme, enrolment_id, visit));
+        }
+    }
+    for (resident_id, at) in returns {
+        if let Some(&i) = index.get(&resident_id) {
+            let day = at.date_naive();
+            facts[i].referred_back = facts[i].referred_back.max(Some(day));
         }
     }
     for (resident_id, vaccine, date) in doses {
@@ -2002,6 +2025,7 @@ mod tests {
             profile_conditions: vec![Condition::Hypertension],
             created_on: d(2024, 1, 10),
             discharged_after_birth: None,
+            referred_back: None,
             enrolments: Vec::new(),
             visits: Vec::new(),
             doses: Vec::new(),

@@ -299,7 +299,7 @@ pub fn hypertension(config: &Config) -> Programme {
             Enrolment::AgeFrom(Offset::Years(r.min_age_years)),
             Enrolment::Condition(Condition::Hypertension),
         ]),
-        schedule: Schedule::Interval(r.follow_up.clone()),
+        schedule: Schedule::Interval(r.follow_up.after_referral(r.referral_follow_up_days)),
         form: chronic_form(
             "hypertension_followup",
             "高血压患者随访服务记录表",
@@ -325,7 +325,7 @@ pub fn diabetes(config: &Config) -> Programme {
             Enrolment::AgeFrom(Offset::Years(r.min_age_years)),
             Enrolment::Condition(Condition::Type2Diabetes),
         ]),
-        schedule: Schedule::Interval(r.follow_up.clone()),
+        schedule: Schedule::Interval(r.follow_up.after_referral(r.referral_follow_up_days)),
         form: chronic_form(
             "diabetes_followup",
             "2型糖尿病患者随访服务记录表",
@@ -393,7 +393,7 @@ pub fn severe_mental(config: &Config) -> Programme {
                 .filter(|c| c.is_severe_mental())
                 .collect(),
         ),
-        schedule: Schedule::Interval(r.follow_up.clone()),
+        schedule: Schedule::Interval(r.follow_up.after_referral(r.referral_follow_up_days)),
         form: VisitForm {
             code: "severe_mental_followup",
             name_zh: "严重精神障碍患者随访服务记录表",
@@ -448,7 +448,7 @@ pub fn tuberculosis(config: &Config) -> Programme {
         name_en: "Tuberculosis patient management",
         source: "国家基本公共卫生服务规范（第三版）肺结核患者健康管理服务规范",
         enrolment: Enrolment::Condition(Condition::Tuberculosis),
-        schedule: Schedule::Interval(r.follow_up.clone()),
+        schedule: Schedule::Interval(r.follow_up.after_referral(r.referral_follow_up_days)),
         form: VisitForm {
             code: "tuberculosis_followup",
             name_zh: "肺结核患者随访服务记录表",

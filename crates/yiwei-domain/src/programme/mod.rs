@@ -160,6 +160,11 @@ pub struct Subject {
     /// The day a newborn left hospital (出院), which starts the newborn home visit's week.
     /// When unknown, the birth date is used.
     pub discharged_after_birth: Option<NaiveDate>,
+    /// The latest day a referral brought the resident back to primary care: an
+    /// up-referral returned down (下转回基层) or a down-referral accepted by the primary
+    /// institution. Interval programmes then want a visit soon
+    /// ([`schedule::Interval::after_referral_days`]).
+    pub referred_back: Option<NaiveDate>,
 }
 
 /// A diagnosis under management.

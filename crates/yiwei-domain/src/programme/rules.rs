@@ -288,6 +288,7 @@ fn follow_up(every_days: u32, window_days: u32, first_within_days: u32) -> Inter
         every_days,
         window_before_days: window_days,
         window_after_days: window_days,
+        after_referral_days: None,
     }
 }
 
@@ -446,6 +447,7 @@ impl Default for TuberculosisRules {
                 every_days: 30,
                 window_before_days: 7,
                 window_after_days: 7,
+                after_referral_days: None,
             },
             family_intensive_every_days: 10,
             family_continuation_every_days: 30,

@@ -143,6 +143,21 @@ pub struct Interval {
     pub window_before_days: u32,
     /// … and this many days after; later it is overdue.
     pub window_after_days: u32,
+    /// When a referral brings the resident back to primary care (an up-referral returned
+    /// down, a down-referral accepted: [`super::Subject::referred_back`]), the next visit
+    /// is due within this many days, if that is sooner than the schedule says ("2 周内主动
+    /// 随访转诊情况" \[S\]). `None`: referrals do not move this schedule.
+    pub after_referral_days: Option<u32>,
+}
+
+impl Interval {
+    /// The same schedule, with a visit due within `days` of a referral's return.
+    pub fn after_referral(&self, days: u32) -> Interval {
+        Interval {
+            after_referral_days: Some(days),
+            ..self.clone()
+        }
+    }
 }
 
 /// Once a calendar year, due from the first day of `from_month` to the last day of
@@ -318,7 +333,7 @@ pub fn due(
         .collect();
     visits.sort();
     let mut out = match &programme.schedule {
-        Schedule::Interval(i) => interval_due(i, period, &visits, today),
+        Schedule::Interval(i) => interval_due(i, period, &visits, subject.referred_back, today),
         Schedule::Yearly(y) => yearly_due(y, period, &visits, today),
         Schedule::AgeBased(ms) | Schedule::Gestational(ms) => {
             milestones_due(ms, subject, period, &visits, today)
@@ -332,7 +347,13 @@ fn lookback(today: NaiveDate) -> NaiveDate {
     add_days(today, -MISSED_LOOKBACK_DAYS)
 }
 
-fn interval_due(i: &Interval, period: Period, visits: &[&Visit], today: NaiveDate) -> Vec<Due> {
+fn interval_due(
+    i: &Interval,
+    period: Period,
+    visits: &[&Visit],
+    referred_back: Option<NaiveDate>,
+    today: NaiveDate,
+) -> Vec<Due> {
     let every = i64::from(i.every_days.max(1));
     let before = i64::from(i.window_before_days);
     let after = i64::from(i.window_after_days);
@@ -360,6 +381,22 @@ fn interval_due(i: &Interval, period: Period, visits: &[&Visit], today: NaiveDat
                 }
             }
         }
+    };
+    // A referral back to primary care since the last visit brings slot 0 forward.
+    let (from0, target0, by0) = match (i.after_referral_days, referred_back) {
+        (Some(days), Some(back))
+            if back >= period.from
+                && back <= today
+                && visits.last().is_none_or(|last| back > last.date) =>
+        {
+            let by = add_days(back, i64::from(days));
+            if by < by0 {
+                (from0.min(back).max(period.from), by, by)
+            } else {
+                (from0, target0, by0)
+            }
+        }
+        _ => (from0, target0, by0),
     };
     let slot = |k: i64| -> (VisitKind, NaiveDate, NaiveDate) {
         if k == 0 {

@@ -188,6 +188,63 @@ fn hypertension_enrols_from_35_with_the_diagnosis() {
 }
 
 #[test]
+fn a_referral_back_to_primary_care_brings_the_next_follow_up_within_two_weeks() {
+    let p = hypertension(&config());
+    let mut s = patient(d(1950, 6, 1), Condition::Hypertension, d(2024, 1, 1));
+    let history = [visit(d(2026, 1, 10), "followup", None, None)];
+    // Without a referral: the next visit is 90 days on, ±14 days.
+    let plain = list(&p, &s, &history, d(2026, 2, 2));
+    assert_eq!(
+        plain,
+        [("followup", d(2026, 3, 27), d(2026, 4, 24), Status::Upcoming)]
+    );
+    // Returned down from the county hospital on 1 February: due by the 15th.
+    s.referred_back = Some(d(2026, 2, 1));
+    assert_eq!(
+        list(&p, &s, &history, d(2026, 2, 2)),
+        [("followup", d(2026, 2, 1), d(2026, 2, 15), Status::Due)]
+    );
+    assert_eq!(
+        list(&p, &s, &history, d(2026, 2, 20)),
+        [("followup", d(2026, 2, 1), d(2026, 2, 15), Status::Overdue)]
+    );
+    // A visit after the return answers it: back to the 90-day rhythm from that visit.
+    let answered = [
+        visit(d(2026, 1, 10), "followup", None, None),
+        visit(d(2026, 2, 10), "followup", None, None),
+    ];
+    assert_eq!(
+        list(&p, &s, &answered, d(2026, 2, 12)),
+        [("followup", d(2026, 4, 27), d(2026, 5, 25), Status::Upcoming)]
+    );
+    // A referral before the last visit, or one in the future, moves nothing.
+    s.referred_back = Some(d(2026, 1, 5));
+    assert_eq!(list(&p, &s, &history, d(2026, 2, 2)), plain);
+    s.referred_back = Some(d(2026, 3, 1));
+    assert_eq!(list(&p, &s, &history, d(2026, 2, 2)), plain);
+    // Nor does it when the schedule is already sooner than two weeks.
+    s.referred_back = Some(d(2026, 4, 1));
+    assert_eq!(
+        list(&p, &s, &history, d(2026, 4, 2)),
+        [("followup", d(2026, 3, 27), d(2026, 4, 15), Status::Due)]
+    );
+    // Programmes without a referral rule (the 65+ annual check) ignore it.
+    let annual = elderly(&config());
+    let old = Subject {
+        referred_back: Some(d(2026, 2, 1)),
+        ..patient(d(1950, 6, 1), Condition::Hypertension, d(2024, 1, 1))
+    };
+    let without = Subject {
+        referred_back: None,
+        ..old.clone()
+    };
+    assert_eq!(
+        list(&annual, &old, &[], d(2026, 2, 2)),
+        list(&annual, &without, &[], d(2026, 2, 2))
+    );
+}
+
+#[test]
 fn hypertension_classification_follows_the_exam_cut_offs_and_age() {
     use Classification::*;
     let p = hypertension(&config());
@@ -1117,6 +1174,7 @@ fn any_subject() -> impl proptest::strategy::Strategy<Value = Subject> {
                 }),
                 key_groups: Vec::new(),
                 discharged_after_birth: discharged,
+                referred_back: discharged,
             },
         )
 }

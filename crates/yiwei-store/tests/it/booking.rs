@@ -725,3 +725,92 @@ async fn many_clients_on_two_pools_never_double_book_or_overfill(store: Store) {
         .unwrap();
     second.close().await;
 }
+
+conformance!(a_referral_returned_down_brings_the_chronic_follow_up_within_two_weeks);
+async fn a_referral_returned_down_brings_the_chronic_follow_up_within_two_weeks(store: Store) {
+    use yiwei_store::access::programmes as gate;
+    use yiwei_store::programme::{Catalogue, Episode, NewEnrolment, NewVisit};
+    let f = fixture(&store).await;
+    let catalogue = Catalogue::default();
+    let day = |m, d| chrono::NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+    let today = day(11, 23);
+    let doctor = viewer(&f.c.doctor_a1);
+    // Dai (64, village A1) is under hypertension management, controlled on 20 November.
+    gate::enrol(
+        &store,
+        &doctor,
+        &catalogue,
+        f.c.dai,
+        &NewEnrolment {
+            programme: "hypertension".into(),
+            started_on: day(1, 10),
+            episode: Episode::default(),
+            today,
+        },
+    )
+    .await
+    .unwrap();
+    gate::record_visit(
+        &store,
+        &doctor,
+        &catalogue,
+        f.c.dai,
+        &NewVisit {
+            programme: "hypertension".into(),
+            visit_code: None,
+            visit_date: day(11, 20),
+            answers: vec![
+                ("sys".into(), "128".into()),
+                ("dia".into(), "80".into()),
+                ("adverse_reaction".into(), "否".into()),
+                ("new_complication".into(), "否".into()),
+            ],
+            institution_id: None,
+            today,
+        },
+    )
+    .await
+    .unwrap();
+    // Refresh Dai's work list and count his hypertension entries due by `by`.
+    async fn due_by(store: &Store, catalogue: &Catalogue, dai: i64, by: &str) -> i64 {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        yiwei_store::programme::refresh_resident(store, catalogue, dai, today)
+            .await
+            .unwrap();
+        let sql = format!(
+            "SELECT COUNT(*) FROM programme_due WHERE resident_id = {dai} \
+             AND programme = 'hypertension' AND due_by = '{by}'"
+        );
+        int(store, &sql).await
+    }
+    assert_eq!(due_by(&store, &catalogue, f.c.dai, "2027-03-04").await, 1);
+
+    // Up to the county hospital, treated, returned down; the township accepts it back.
+    let sender = viewer(&f.c.clinician_a);
+    let receiver = viewer(&f.hospital_doctor);
+    let when = monday_8am();
+    let new = NewReferral {
+        resident_id: f.c.dai,
+        ..up_referral(&f.c, f.c.hospital)
+    };
+    let id = access::send_referral(&store, &sender, &new, when)
+        .await
+        .unwrap();
+    for mv in [Move::Accept, Move::Arrive, Move::Complete] {
+        access::move_referral(&store, &receiver, id, &mv, when)
+            .await
+            .unwrap();
+    }
+    let back = Move::ReturnDown {
+        summary: "调整降压方案，回基层两周内复诊".into(),
+    };
+    let (_, down) = access::move_referral(&store, &receiver, id, &back, when)
+        .await
+        .unwrap();
+    // Not yet accepted by the township: the schedule is unchanged.
+    assert_eq!(due_by(&store, &catalogue, f.c.dai, "2027-03-04").await, 1);
+    access::move_referral(&store, &sender, down.unwrap(), &Move::Accept, when)
+        .await
+        .unwrap();
+    assert_eq!(due_by(&store, &catalogue, f.c.dai, "2026-12-07").await, 1);
+}

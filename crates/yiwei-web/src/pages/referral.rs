@@ -375,7 +375,21 @@ pub async fn move_referral(
         _ => return Err(PageError::BadRequest("unknown referral action".into())),
     };
     let v = viewer(&ctx, &user);
-    match access::move_referral(&state.store, &v, id, &mv, when(&state)).await {
+    let result = access::move_referral(&state.store, &v, id, &mv, when(&state)).await;
+    if result.is_ok() && matches!(mv, Move::Accept) {
+        // A down-referral accepted back into primary care brings the resident's chronic
+        // follow-up forward (2 周内随访): rebuild their work list now rather than at night.
+        let (resident_id, _, _) = yiwei_store::referral::parties_of(&state.store, id).await?;
+        let today = when(&state).today();
+        yiwei_store::programme::refresh_resident(
+            &state.store,
+            &state.config.programmes,
+            resident_id,
+            today,
+        )
+        .await?;
+    }
+    match result {
         Ok((_, Some(down))) => Ok(Redirect::to(&format!("/referrals/{down}")).into_response()),
         Ok(_) => Ok(Redirect::to(&format!("/referrals/{id}")).into_response()),
         Err(e) => {
