@@ -16,6 +16,7 @@
 pub mod card;
 pub mod disease;
 pub mod foodborne;
+pub mod icd10;
 pub mod workflow;
 
 pub use card::{Card, Problem};

@@ -57,6 +57,8 @@ const CARD_NO_SYSTEM: &str = "urn:yiwei:case-card-no";
 const CARD_STATUS_SYSTEM: &str = "urn:yiwei:case-card-status";
 const VER_STATUS: &str = "http://terminology.hl7.org/CodeSystem/condition-ver-status";
 const CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/condition-category";
+/// WHO ICD-10 (FHIR's system URI for it).
+pub const ICD10_SYSTEM: &str = "http://hl7.org/fhir/sid/icd-10";
 
 pub const SEARCH_PARAMS: &[&str] = &[
     "patient",
@@ -94,6 +96,22 @@ pub fn disease_concept(code: &str, subtype: Option<&str>) -> Value {
     json!({"coding": coding, "text": d.label_zh(sub)})
 }
 
+/// A card's disease as a CodeableConcept: the list's codes, then the ICD-10 code its
+/// subtype, classification and course give (`yiwei_domain::notifiable::icd10`).
+fn card_concept(c: &CaseReport) -> Value {
+    let mut concept = disease_concept(&c.disease, c.subtype.as_deref());
+    let icd = yiwei_domain::notifiable::icd10::icd10(
+        &c.disease,
+        c.subtype.as_deref(),
+        c.case_class,
+        c.course,
+    );
+    if let (Some(icd), Some(coding)) = (icd, concept["coding"].as_array_mut()) {
+        coding.push(json!({"system": ICD10_SYSTEM, "code": icd.code, "display": icd.display}));
+    }
+    concept
+}
+
 /// The Condition JSON of a card; `correction` is the card that superseded it, if any.
 pub fn to_condition(c: &CaseReport, correction: Option<i64>) -> Value {
     let (ver, ver_display) = verification(c.case_class, c.status);
@@ -115,7 +133,7 @@ pub fn to_condition(c: &CaseReport, correction: Option<i64>) -> Value {
         "category": [{
             "coding": [{"system": CATEGORY, "code": "encounter-diagnosis", "display": "Encounter Diagnosis"}]
         }],
-        "code": disease_concept(&c.disease, c.subtype.as_deref()),
+        "code": card_concept(c),
         "subject": {"reference": format!("Patient/{}", c.resident_id)},
         "onsetDateTime": c.onset_date.to_string(),
         "recordedDate": instant(c.reported_at),

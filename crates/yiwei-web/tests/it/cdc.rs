@@ -200,6 +200,11 @@ async fn conditions_are_read_and_searched_through_the_access_check() {
             "urn:yiwei:notifiable-disease"
         );
         assert_eq!(c["code"]["coding"][0]["code"], "influenza");
+        // Beside the list's code, ICD-10: a clinical influenza case is J11 (virus not
+        // identified).
+        let icd = &c["code"]["coding"][1];
+        assert_eq!(icd["system"], "http://hl7.org/fhir/sid/icd-10");
+        assert_eq!(icd["code"], "J11");
         assert_eq!(c["verificationStatus"]["coding"][0]["code"], "confirmed");
         assert_eq!(c["verificationStatus"]["coding"][1]["code"], "clinical");
         assert_eq!(c["category"][0]["coding"][0]["code"], "encounter-diagnosis");
