@@ -1830,8 +1830,9 @@ fn occupation_for_age(age: u32) -> &'static str {
     }
 }
 
-/// Load past cards in one transaction: each is built from its resident's record, checked
-/// like any card (one that fails, say a child without a phone on record, is skipped and
+/// Load past cards in one transaction: each is built from its resident's record (the
+/// phone is the resident's own, else the contact's — a child's parent), checked like any
+/// card (one that fails, say a child with no phone on record at all, is skipped and
 /// counted), stored as accepted (the review happened in the past) with no duplicate check,
 /// and the batch leaves one audit row. Returns (written, skipped).
 pub async fn insert_history_batch(
@@ -1847,7 +1848,8 @@ pub async fn insert_history_batch(
         type Record = (String, String, Option<NaiveDate>, String, Option<Vec<u8>>);
         let row: Option<Record> = on_tx!(&mut tx, |conn| {
             sqlx::query_as(
-                "SELECT name, sex, birth_date, division_code, phone_enc FROM resident \
+                "SELECT name, sex, birth_date, division_code, \
+                     COALESCE(phone_enc, contact_phone_enc) AS phone_enc FROM resident \
                      WHERE id = $1 AND merged_into IS NULL",
             )
             .bind(h.resident_id)
@@ -1935,13 +1937,16 @@ pub async fn insert_history_batch(
     Ok((written, skipped))
 }
 
-/// The ids of the live records inside `root`, in id order (ids only, no personal data):
-/// the patients a history load may draw from.
-pub async fn resident_ids_within(store: &Store, root: &DivisionCode) -> Result<Vec<i64>> {
+/// The ids and birth dates of the live records inside `root`, in id order (no other
+/// personal data): the patients a history load may draw from, by age.
+pub async fn residents_within(
+    store: &Store,
+    root: &DivisionCode,
+) -> Result<Vec<(i64, Option<NaiveDate>)>> {
     let (low, high) = root.subtree_range();
-    let ids: Vec<i64> = on_pool!(store, |pool| {
-        sqlx::query_scalar(
-            "SELECT id FROM resident WHERE division_code >= $1 AND division_code < $2 \
+    let rows: Vec<(i64, Option<NaiveDate>)> = on_pool!(store, |pool| {
+        sqlx::query_as(
+            "SELECT id, birth_date FROM resident WHERE division_code >= $1 AND division_code < $2 \
              AND merged_into IS NULL ORDER BY id",
         )
         .bind(&low)
@@ -1949,5 +1954,5 @@ pub async fn resident_ids_within(store: &Store, root: &DivisionCode) -> Result<V
         .fetch_all(pool)
         .await
     })?;
-    Ok(ids)
+    Ok(rows)
 }

@@ -29,9 +29,12 @@
 //! 3 days, 20 days ago), an influenza outbreak in a school of the third township (22 cases
 //! over 4 days, 35 days ago), and one cholera case 4 days ago (the fixed threshold).
 //!
-//! Patients are drawn at random from the records of the township, so the age mix of a
-//! disease is not realistic (手足口病 among adults); cards whose rules the record cannot
-//! satisfy (a child with no phone on record) are skipped and counted.
+//! Patients are drawn from the records of the township by each disease's age mix
+//! ([`AGE_MIX`]: 手足口病 among children under 6, mumps and varicella among pupils, TB,
+//! hepatitis B and syphilis among adults, …; rough shapes of China's notifiable-disease
+//! reports, not figures of any county); the kindergarten, banquet and school outbreaks draw
+//! from the ages they name. A child's card carries the parent's phone from the record;
+//! cards whose rules the record still cannot satisfy are skipped and counted.
 
 use anyhow::Result;
 use chrono::{Datelike, Duration, NaiveDate, Utc};
@@ -84,6 +87,57 @@ const DISEASES: &[(&str, Option<&str>, f64, Peaks)] = &[
     ("dysentery", Some("bacillary"), 5.0, &[(7, 2.0), (8, 2.0)]),
     ("ahc", None, 5.0, &[(9, 3.0)]),
 ];
+
+/// Age bands (years, inclusive lower bound) the patients are drawn from.
+const BANDS: [u32; 5] = [0, 6, 15, 25, 60];
+
+/// The band of an age.
+fn band_of(age: u32) -> usize {
+    BANDS.iter().rposition(|&from| age >= from).unwrap_or(0)
+}
+
+/// Weights of the bands 0–5, 6–14, 15–24, 25–59, 60+ per disease (any other: the
+/// population's own mix).
+const AGE_MIX: &[(&str, [u32; 5])] = &[
+    ("hfmd", [90, 9, 1, 0, 0]),
+    ("influenza", [25, 35, 10, 15, 15]),
+    ("other_diarrhoea", [40, 10, 10, 20, 20]),
+    ("tb", [0, 1, 9, 50, 40]),
+    ("hepatitis", [0, 1, 9, 65, 25]),
+    ("syphilis", [0, 0, 10, 50, 40]),
+    ("varicella", [30, 60, 8, 2, 0]),
+    ("mumps", [20, 70, 8, 2, 0]),
+    ("gonorrhoea", [0, 0, 30, 70, 0]),
+    ("dysentery", [30, 10, 5, 30, 25]),
+    ("ahc", [5, 45, 20, 25, 5]),
+    ("cholera", [0, 5, 10, 60, 25]),
+];
+
+/// The age mix of an injected outbreak: kindergarten children, banquet guests, pupils.
+const KINDERGARTEN: [u32; 5] = [100, 0, 0, 0, 0];
+const BANQUET: [u32; 5] = [5, 10, 10, 45, 30];
+const SCHOOL: [u32; 5] = [0, 100, 0, 0, 0];
+
+/// A band by its weight among the bands that have residents (`sizes`), with `draw(n)` a
+/// uniform draw below `n`; when no band with weight has residents, the first non-empty
+/// band; `None` when there is nobody.
+fn pick_band(mix: [u32; 5], sizes: [usize; 5], draw: impl FnOnce(u64) -> u64) -> Option<usize> {
+    let weight = |i: usize| if sizes[i] == 0 { 0 } else { mix[i] };
+    let total: u32 = (0..5).map(weight).sum();
+    if total == 0 {
+        return (0..5).find(|&i| sizes[i] > 0);
+    }
+    let mut pick = draw(u64::from(total)) as u32;
+    (0..5).find(|&i| {
+        let w = weight(i);
+        if pick < w {
+            true
+        } else {
+            pick -= w;
+            false
+        }
+    })
+}
 
 /// The relative weight of `month` for a disease (1 outside the peaks, normalised so the
 /// year sums to 12).
@@ -139,7 +193,8 @@ pub async fn load(
             .await?;
     }
     // Residents (ids only) and the reporting institution of each township.
-    let mut residents: Vec<Vec<i64>> = Vec::new();
+    // Per township, the resident ids in each age band (as of today).
+    let mut residents: Vec<[Vec<i64>; 5]> = Vec::new();
     let mut reporters: Vec<i64> = Vec::new();
     let hospital = org::list(
         store,
@@ -155,8 +210,12 @@ pub async fn load(
     .first()
     .map(|i| i.id);
     for t in townships {
-        let ids = yiwei_store::notifiable::resident_ids_within(store, t).await?;
-        residents.push(ids);
+        let mut bands: [Vec<i64>; 5] = Default::default();
+        for (id, birth) in yiwei_store::notifiable::residents_within(store, t).await? {
+            let age = birth.map_or(40, |b| yiwei_domain::key_group::age_on(b, today));
+            bands[band_of(age)].push(id);
+        }
+        residents.push(bands);
         let centre = org::list(
             store,
             &org::Filter {
@@ -187,13 +246,20 @@ pub async fn load(
                 t: usize,
                 disease: &str,
                 subtype: Option<&str>,
-                day: NaiveDate| {
-        let Some(&resident_id) = residents
-            .get(t)
-            .and_then(|r| (!r.is_empty()).then(|| &r[rng.below(r.len() as u64) as usize]))
-        else {
+                day: NaiveDate,
+                mix: Option<[u32; 5]>| {
+        let Some(bands) = residents.get(t) else {
             return;
         };
+        let mix = mix
+            .or_else(|| AGE_MIX.iter().find(|m| m.0 == disease).map(|m| m.1))
+            .unwrap_or_else(|| bands.each_ref().map(|b| b.len() as u32));
+        let sizes = bands.each_ref().map(Vec::len);
+        let Some(band) = pick_band(mix, sizes, |n| rng.below(n)) else {
+            return;
+        };
+        let r = &bands[band];
+        let resident_id = r[rng.below(r.len() as u64) as usize];
         let hour = rng.between(8, 17) as u32;
         let diagnosed_at = day
             .and_hms_opt(hour, rng.below(60) as u32, 0)
@@ -238,7 +304,7 @@ pub async fn load(
                 rate * POPULATION as f64 / 100_000.0 / 365.0 * season(peaks, day.month());
             for t in 0..n_town {
                 for _ in 0..poisson(&mut rng, mean_county / n_town as f64) {
-                    push(&mut rng, &mut batch, t, code, *subtype, day);
+                    push(&mut rng, &mut batch, t, code, *subtype, day, None);
                 }
             }
         }
@@ -246,21 +312,45 @@ pub async fn load(
         let ago = (today - day).num_days();
         if (9..14).contains(&ago) {
             for _ in 0..3 {
-                push(&mut rng, &mut batch, 0, "hfmd", None, day);
+                push(
+                    &mut rng,
+                    &mut batch,
+                    0,
+                    "hfmd",
+                    None,
+                    day,
+                    Some(KINDERGARTEN),
+                );
             }
         }
         if (20..23).contains(&ago) && n_town > 1 {
             for _ in 0..5 {
-                push(&mut rng, &mut batch, 1, "other_diarrhoea", None, day);
+                push(
+                    &mut rng,
+                    &mut batch,
+                    1,
+                    "other_diarrhoea",
+                    None,
+                    day,
+                    Some(BANQUET),
+                );
             }
         }
         if (35..39).contains(&ago) && n_town > 2 {
             for _ in 0..6 {
-                push(&mut rng, &mut batch, 2, "influenza", None, day);
+                push(
+                    &mut rng,
+                    &mut batch,
+                    2,
+                    "influenza",
+                    None,
+                    day,
+                    Some(SCHOOL),
+                );
             }
         }
         if ago == 4 {
-            push(&mut rng, &mut batch, 0, "cholera", None, day);
+            push(&mut rng, &mut batch, 0, "cholera", None, day, None);
         }
         if batch.len() >= 500 {
             let (w, s) =
@@ -283,4 +373,52 @@ pub async fn load(
         loaded.signals += summary.raised;
     }
     Ok(loaded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_fall_in_their_bands() {
+        let cases = [
+            (0, 0),
+            (5, 0),
+            (6, 1),
+            (14, 1),
+            (15, 2),
+            (24, 2),
+            (25, 3),
+            (59, 3),
+            (60, 4),
+            (101, 4),
+        ];
+        for (age, band) in cases {
+            assert_eq!(band_of(age), band, "{age}");
+        }
+    }
+
+    #[test]
+    fn bands_are_picked_by_weight_among_those_with_residents() {
+        let everyone = [10, 10, 10, 10, 10];
+        // Every draw below the total lands in the band whose share holds it.
+        let hfmd = AGE_MIX.iter().find(|m| m.0 == "hfmd").unwrap().1;
+        let picks: Vec<usize> = (0..100)
+            .map(|d| {
+                pick_band(hfmd, everyone, |n| {
+                    assert_eq!(n, 100);
+                    d
+                })
+                .unwrap()
+            })
+            .collect();
+        assert_eq!(picks.iter().filter(|&&b| b == 0).count(), 90);
+        assert_eq!(picks.iter().filter(|&&b| b == 1).count(), 9);
+        assert_eq!(picks.iter().filter(|&&b| b == 2).count(), 1);
+        // An empty band takes no share; no child at all falls back to someone.
+        let no_toddlers = [0, 10, 10, 10, 10];
+        assert_eq!(pick_band(KINDERGARTEN, no_toddlers, |_| 0), Some(1));
+        assert_eq!(pick_band(hfmd, no_toddlers, |n| n - 1), Some(2));
+        assert_eq!(pick_band(hfmd, [0; 5], |_| 0), None);
+    }
 }
