@@ -167,6 +167,10 @@ enum ImportCommand {
         /// Where refused rows are listed (default: FILE.errors.csv)
         #[arg(long)]
         report: Option<PathBuf>,
+        /// The file's text encoding: auto (UTF-8, else GBK), utf-8 or gbk (Excel's
+        /// "CSV (逗号分隔)" on a Chinese Windows)
+        #[arg(long, value_enum, default_value = "auto")]
+        encoding: crate::text_encoding::TextEncoding,
     },
 }
 
@@ -538,6 +542,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             file,
             as_user,
             report,
+            encoding,
         }) => {
             let store = open(&config).await?;
             let user = user::by_username(&store, &as_user)
@@ -557,13 +562,21 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let today = (chrono::Utc::now()
                 + chrono::Duration::hours(i64::from(config.county.utc_offset_hours)))
             .date_naive();
+            // The bar counts the file's own bytes, before any GBK → UTF-8 decoding.
+            let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let counted = crate::text_encoding::Counted::new(input, read.clone());
+            let decoded = crate::text_encoding::utf8_reader(counted, encoding)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            if decoded.encoding() == crate::text_encoding::TextEncoding::Gbk {
+                eprintln!("reading the file as GBK/GB18030 (use --encoding utf-8 to override)");
+            }
             let summary = crate::import::residents(
                 &store,
                 &user,
-                std::io::BufReader::new(input),
+                std::io::BufReader::new(decoded),
                 today,
                 std::io::BufWriter::new(report_file),
-                |bytes| bar.set_position(bytes),
+                |_| bar.set_position(read.load(std::sync::atomic::Ordering::Relaxed)),
             )
             .await?;
             bar.finish_and_clear();

@@ -232,7 +232,7 @@ pub async fn residents_in_batches(
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
     let headers = reader
         .headers()
-        .context("cannot read the header line (is the file UTF-8 CSV?)")?
+        .context("cannot read the header line (is the file CSV?)")?
         .clone();
     let columns: Vec<Option<&'static str>> = headers.iter().map(column_of).collect();
     let unknown: Vec<&str> = headers

@@ -14,4 +14,5 @@ pub mod demo_immunization;
 pub mod demo_programmes;
 pub mod import;
 pub mod jobs;
+pub mod text_encoding;
 pub mod warning;

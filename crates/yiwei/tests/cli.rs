@@ -462,6 +462,54 @@ fn a_csv_import_creates_links_and_reports_bad_rows_without_writing_them() {
 }
 
 #[test]
+fn a_gbk_csv_saved_by_excel_imports_like_utf8() {
+    let scratch = Scratch::new();
+    let data = scratch.data("county");
+    small_demo(&data);
+    let csv = scratch.file("excel.csv");
+    let card = valid_id("19720303", 56);
+    let text = format!(
+        "姓名,性别,出生日期,身份证号,村代码,现住址\n\
+         蒙桂兰,女,1972-03-03,{card},451226100201,城西村五组\n\
+         谭未来,男,2999-01-01,,451226100201,城西村六组\n"
+    );
+    let (gbk, _, unmappable) = encoding_rs::GBK.encode(&text);
+    assert!(!unmappable);
+    std::fs::write(&csv, gbk.as_ref()).expect("write csv");
+    let out = run(yiwei(
+        &data,
+        &[
+            "import",
+            "residents",
+            csv.to_str().expect("path"),
+            "--as",
+            "doctor.sien",
+        ],
+    ));
+    fails_with(out.clone(), 3);
+    assert!(stderr(&out).contains("GBK"), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let report = std::fs::read_to_string(scratch.file("excel.csv.errors.csv")).expect("report");
+    assert!(printed.contains("rows 2: created 1"), "{printed}\n{report}");
+    assert!(report.contains("2,birth_date"), "{report}");
+    // Read as UTF-8 on request, the Chinese headers are not recognised: refused whole.
+    let out = run(yiwei(
+        &data,
+        &[
+            "import",
+            "residents",
+            csv.to_str().expect("path"),
+            "--as",
+            "doctor.sien",
+            "--encoding",
+            "utf-8",
+        ],
+    ));
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("unknown columns"), "{}", stderr(&out));
+}
+
+#[test]
 fn a_csv_import_links_rows_of_the_same_person_within_the_file_and_audits_each_row() {
     let scratch = Scratch::new();
     let data = scratch.data("county");
