@@ -528,6 +528,119 @@ pub async fn open_exam(
     Ok(crate::encounter::get_exam(store, encounter_id).await?)
 }
 
+/// A correction of what an institution wrote is for that institution's staff only: the
+/// write's `event` as an `update`, or the refusal (audited) for anyone else, even when the
+/// resident is in their reach.
+async fn own_institution(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    event: Event,
+    written_by: i64,
+    object_type: &str,
+    object_id: i64,
+    resident_id: i64,
+) -> Result<Event, AccessError> {
+    if viewer.user.institution_id == Some(written_by) {
+        return Ok(Event {
+            action: Action::Update,
+            ..event
+        });
+    }
+    let refusal = Refusal::OtherInstitution;
+    audit::append(
+        store,
+        &Event::new(viewer.user.who(), Action::Denied)
+            .outcome("denied")
+            .basis(refusal_code(refusal))
+            .reason(Action::Update.as_str())
+            .object(object_type, object_id)
+            .resident(resident_id)
+            .from_addr(viewer.remote_addr.clone()),
+    )
+    .await?;
+    Err(refusal.into())
+}
+
+/// Correct a health exam (更正): staff of the institution that recorded it, who may still
+/// write to the resident's record; the replaced version is kept with the reason and the
+/// change audited as `update`. Returns the new version.
+pub async fn correct_exam(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    encounter_id: i64,
+    expected_version: i64,
+    new: &crate::encounter::NewExam,
+    reason: &str,
+) -> Result<i64, AccessError> {
+    let resident_id = crate::encounter::resident_of(store, encounter_id).await?;
+    let event = write_checked(store, viewer, resident_id).await?;
+    let by = crate::encounter::institution_of(store, encounter_id).await?;
+    let event = own_institution(
+        store,
+        viewer,
+        event,
+        by,
+        "encounter",
+        encounter_id,
+        resident_id,
+    )
+    .await?;
+    Ok(crate::encounter::correct_exam(
+        store,
+        encounter_id,
+        expected_version,
+        new,
+        reason,
+        Some(viewer.user.id),
+        event,
+    )
+    .await?)
+}
+
+/// Void an encounter entered in error (作废), with a reason: staff of the institution that
+/// recorded it; it stays readable, marked, and leaves the timeline and the figures.
+pub async fn void_encounter(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    encounter_id: i64,
+    expected_version: i64,
+    reason: &str,
+) -> Result<(), AccessError> {
+    let resident_id = crate::encounter::resident_of(store, encounter_id).await?;
+    let event = write_checked(store, viewer, resident_id).await?;
+    let by = crate::encounter::institution_of(store, encounter_id).await?;
+    let event = own_institution(
+        store,
+        viewer,
+        event,
+        by,
+        "encounter",
+        encounter_id,
+        resident_id,
+    )
+    .await?;
+    Ok(crate::encounter::void(
+        store,
+        encounter_id,
+        expected_version,
+        reason,
+        Some(viewer.user.id),
+        event,
+    )
+    .await?)
+}
+
+/// The corrections of an exam (the versions it replaced), checked and audited as a read.
+pub async fn exam_revisions(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    encounter_id: i64,
+) -> Result<Vec<crate::encounter::Revision>, AccessError> {
+    let resident_id = crate::encounter::resident_of(store, encounter_id).await?;
+    read_checked(store, viewer, resident_id, "exam_revision", encounter_id).await?;
+    Ok(crate::encounter::revisions(store, encounter_id).await?)
+}
+
 /// The EHR-quality figures of a division and its fix-it list (records with problems),
 /// for a viewer who may read personal records there; audited as one read of the list.
 pub async fn quality_worklist(
@@ -1206,25 +1319,16 @@ pub async fn resubmit_case(
     let resident_id = crate::notifiable::resident_of(store, case_id).await?;
     let event = write_checked(store, viewer, resident_id).await?;
     let reported_by = crate::notifiable::institution_of(store, case_id).await?;
-    if viewer.user.institution_id != Some(reported_by) {
-        let refusal = Refusal::OtherInstitution;
-        audit::append(
-            store,
-            &Event::new(viewer.user.who(), Action::Denied)
-                .outcome("denied")
-                .basis(refusal_code(refusal))
-                .reason(Action::Update.as_str())
-                .object("case_report", case_id)
-                .resident(resident_id)
-                .from_addr(viewer.remote_addr.clone()),
-        )
-        .await?;
-        return Err(refusal.into());
-    }
-    let event = Event {
-        action: Action::Update,
-        ..event
-    };
+    let event = own_institution(
+        store,
+        viewer,
+        event,
+        reported_by,
+        "case_report",
+        case_id,
+        resident_id,
+    )
+    .await?;
     Ok(crate::notifiable::resubmit(
         store,
         settings,

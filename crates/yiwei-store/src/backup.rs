@@ -285,6 +285,10 @@ const TABLES: &[Table] = &[
             ("summary", Text),
             ("diagnoses", Text),
             ("created_at", Time),
+            ("version", Int),
+            ("voided_at", Time),
+            ("voided_by", Int),
+            ("void_reason", Text),
         ],
     },
     Table {
@@ -311,6 +315,21 @@ const TABLES: &[Table] = &[
             ("cognition", Text),
             ("emotion", Text),
             ("sections", Text),
+        ],
+    },
+    Table {
+        name: "exam_revision",
+        key: "id",
+        key_kind: Int,
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("encounter_id", Int),
+            ("version", Int),
+            ("previous", Text),
+            ("reason", Text),
+            ("changed_by", Int),
+            ("changed_at", Time),
         ],
     },
     Table {

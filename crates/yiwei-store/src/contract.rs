@@ -1440,7 +1440,7 @@ pub(crate) async fn record_service(
         let owner: Option<i64> = on_tx!(&mut tx, |conn| {
             sqlx::query_scalar(
                 "SELECT r.id FROM encounter e JOIN resident r ON r.id = e.resident_id \
-                 WHERE e.id = $1 AND (r.id = $2 OR r.merged_into = $2)",
+                 WHERE e.id = $1 AND (r.id = $2 OR r.merged_into = $2) AND e.voided_at IS NULL",
             )
             .bind(encounter_id)
             .bind(c.resident_id)

@@ -99,6 +99,11 @@ pub struct Encounter {
     pub created_at: DateTime<Utc>,
     /// The exam's figures, for a health exam.
     pub exam: Option<ExamFigures>,
+    /// Bumped by each correction; a correction names the version it corrects.
+    pub version: i64,
+    /// When and why it was voided (作废); a voided encounter stays readable but leaves the
+    /// timeline, the quality checks and the figures.
+    pub voided: Option<(DateTime<Utc>, String)>,
 }
 
 /// A stored health exam: the encounter (with `exam` set) and the other sections.
@@ -134,7 +139,7 @@ const MEASUREMENT_COLUMNS: [(exam::Field, &str); 12] = [
 
 const COLUMNS: &str = "e.id, e.resident_id, e.division_code, e.institution_id, i.name AS institution_name, \
     e.author_id, u.display_name AS author_name, e.kind, e.started_at, e.summary, e.diagnoses, \
-    e.created_at, x.encounter_id AS exam_id, x.exam_date, x.temperature, x.pulse, x.respiration, \
+    e.created_at, e.version, e.voided_at, e.void_reason, x.encounter_id AS exam_id, x.exam_date, x.temperature, x.pulse, x.respiration, \
     x.bp_left_sys, x.bp_left_dia, x.bp_right_sys, x.bp_right_dia, x.height_cm, x.weight_kg, \
     x.waist_cm, x.bmi, x.fasting_glucose_mmol, x.self_care, x.cognition, x.emotion";
 
@@ -186,6 +191,15 @@ fn encounter(row: &impl Row) -> Result<Encounter> {
         diagnoses: serde_json::from_str(&diagnoses).map_err(|_| bad("diagnosis list"))?,
         created_at: row.col("created_at")?,
         exam,
+        version: row.col("version")?,
+        voided: match row.col::<Option<DateTime<Utc>>>("voided_at")? {
+            Some(at) => Some((
+                at,
+                row.col::<Option<String>>("void_reason")?
+                    .unwrap_or_default(),
+            )),
+            None => None,
+        },
     })
 }
 
@@ -454,7 +468,7 @@ pub(crate) async fn timeline(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Encounter>, i64)> {
-    let mut conditions = vec![SAME_PERSON.to_owned()];
+    let mut conditions = vec![SAME_PERSON.to_owned(), "e.voided_at IS NULL".to_owned()];
     let mut n = 1;
     let mut times = Vec::new();
     for (bound, op) in [(filter.from, ">="), (filter.to, "<")] {
@@ -495,7 +509,9 @@ pub(crate) async fn timeline(
 /// When the latest encounter of any kind started, for a resident (and the records merged
 /// into it): the "exam or visit in the last year" of `yiwei_domain::ehr_quality`.
 pub async fn last_encounter_at(store: &Store, resident_id: i64) -> Result<Option<DateTime<Utc>>> {
-    let sql = format!("SELECT MAX(e.started_at) FROM encounter e WHERE {SAME_PERSON}");
+    let sql = format!(
+        "SELECT MAX(e.started_at) FROM encounter e WHERE {SAME_PERSON} AND e.voided_at IS NULL"
+    );
     let last: Option<DateTime<Utc>> = on_pool!(store, |pool| {
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(resident_id)
@@ -523,7 +539,7 @@ pub async fn last_encounters_within(
              JOIN resident r ON r.id = e.resident_id \
              JOIN resident s ON s.id = COALESCE(r.merged_into, r.id) \
              WHERE s.division_code >= $1 AND s.division_code < $2 AND s.merged_into IS NULL \
-             AND e.started_at >= $3 AND s.id > $4 \
+             AND e.started_at >= $3 AND s.id > $4 AND e.voided_at IS NULL \
              GROUP BY s.id ORDER BY s.id LIMIT $5",
         )
         .bind(&low)
@@ -553,7 +569,7 @@ pub async fn count_with_encounter_since(
              JOIN resident r ON r.id = e.resident_id \
              JOIN resident s ON s.id = COALESCE(r.merged_into, r.id) \
              WHERE s.division_code >= $1 AND s.division_code < $2 AND s.merged_into IS NULL \
-             AND e.started_at >= $3",
+             AND e.started_at >= $3 AND e.voided_at IS NULL",
         )
         .bind(&low)
         .bind(&high)
@@ -562,4 +578,255 @@ pub async fn count_with_encounter_since(
         .await
     })?;
     Ok(n)
+}
+
+// ---------------------------------------------------------------------------------------
+// Corrections (更正) and voiding (作废). Nothing is deleted.
+
+/// The shortest reason accepted for a correction or a void (characters, trimmed).
+pub const MIN_REASON_CHARS: usize = 2;
+
+fn check_reason(reason: &str) -> Result<()> {
+    if reason.trim().chars().count() < MIN_REASON_CHARS {
+        return Err(StoreError::Invalid(format!(
+            "请写明原因（至少 {MIN_REASON_CHARS} 个字） / give a reason of at least \
+             {MIN_REASON_CHARS} characters"
+        )));
+    }
+    if reason.chars().count() > MAX_SUMMARY_CHARS {
+        return Err(StoreError::Invalid(format!(
+            "the reason holds at most {MAX_SUMMARY_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn stale() -> StoreError {
+    StoreError::Invalid(
+        "此记录已被他人修改，请刷新后再改 / someone changed this record meanwhile; reload it and \
+         correct it again"
+            .into(),
+    )
+}
+
+/// The institution that wrote an encounter (no content).
+pub async fn institution_of(store: &Store, encounter_id: i64) -> Result<i64> {
+    on_pool!(store, |pool| {
+        sqlx::query_scalar("SELECT institution_id FROM encounter WHERE id = $1")
+            .bind(encounter_id)
+            .fetch_optional(pool)
+            .await
+    })?
+    .ok_or(StoreError::NotFound("encounter"))
+}
+
+/// The stored exam as one JSON object: what a correction keeps of the version it replaces.
+fn snapshot(exam: &Exam) -> Value {
+    let e = &exam.encounter;
+    let mut figures = serde_json::Map::new();
+    if let Some(x) = &e.exam {
+        figures.insert("exam_date".into(), Value::from(x.exam_date.to_string()));
+        for (field, column) in MEASUREMENT_COLUMNS {
+            if let Some(v) = x.measurements.get(field) {
+                figures.insert(column.into(), Value::from(v));
+            }
+        }
+        for (key, value) in [
+            ("self_care", &x.self_care),
+            ("cognition", &x.cognition),
+            ("emotion", &x.emotion),
+        ] {
+            if let Some(v) = value {
+                figures.insert(key.into(), Value::from(v.as_str()));
+            }
+        }
+    }
+    serde_json::json!({
+        "version": e.version,
+        "institution_id": e.institution_id,
+        "started_at": e.started_at.to_rfc3339(),
+        "summary": e.summary,
+        "diagnoses": e.diagnoses,
+        "exam": figures,
+        "sections": exam.sections,
+    })
+}
+
+/// Correct a health exam at `expected_version` with the form as it should have been
+/// (checked like a new exam): the replaced version goes to `exam_revision` with the
+/// reason, the encounter's version is bumped, and `event` (the caller's `update`) is
+/// appended, all in one transaction. A voided exam is not corrected.
+#[expect(clippy::too_many_arguments, reason = "one correction, its parts named")]
+pub(crate) async fn correct_exam(
+    store: &Store,
+    encounter_id: i64,
+    expected_version: i64,
+    new: &NewExam,
+    reason: &str,
+    user_id: Option<i64>,
+    event: Event,
+) -> Result<i64> {
+    check_reason(reason)?;
+    let measurements = validate_exam(new)?;
+    let diagnoses = clean_diagnoses(&new.diagnoses)?;
+    let current = get_exam(store, encounter_id).await?;
+    if current.encounter.voided.is_some() {
+        return Err(StoreError::Invalid(
+            "作废的体检记录不能更正 / a voided exam cannot be corrected".into(),
+        ));
+    }
+    if current.encounter.version != expected_version {
+        return Err(stale());
+    }
+    let previous = snapshot(&current).to_string();
+    let sections = if new.sections.is_null() {
+        "{}".to_owned()
+    } else {
+        new.sections.to_string()
+    };
+    let diagnoses =
+        serde_json::to_string(&diagnoses).map_err(|e| StoreError::Other(e.to_string()))?;
+    let started_at = DateTime::from_timestamp_micros(new.started_at.timestamp_micros())
+        .unwrap_or(new.started_at);
+    let now = crate::now();
+    let mut tx = store.begin().await?;
+    let changed = on_tx!(&mut tx, |conn| {
+        sqlx::query(
+            "UPDATE encounter SET started_at = $1, summary = $2, diagnoses = $3, \
+             version = version + 1 WHERE id = $4 AND version = $5 AND voided_at IS NULL",
+        )
+        .bind(started_at)
+        .bind(new.summary.trim())
+        .bind(&diagnoses)
+        .bind(encounter_id)
+        .bind(expected_version)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    if changed != 1 {
+        return Err(stale());
+    }
+    on_tx!(&mut tx, |conn| {
+        let mut query = sqlx::query(
+            "UPDATE health_exam SET exam_date = $2, temperature = $3, pulse = $4, \
+             respiration = $5, bp_left_sys = $6, bp_left_dia = $7, bp_right_sys = $8, \
+             bp_right_dia = $9, height_cm = $10, weight_kg = $11, waist_cm = $12, bmi = $13, \
+             fasting_glucose_mmol = $14, self_care = $15, cognition = $16, emotion = $17, \
+             sections = $18 WHERE encounter_id = $1",
+        )
+        .bind(encounter_id)
+        .bind(new.exam_date);
+        for (field, _) in MEASUREMENT_COLUMNS {
+            query = query.bind(measurements.get(field));
+        }
+        query
+            .bind(new.self_care.as_deref())
+            .bind(new.cognition.as_deref())
+            .bind(new.emotion.as_deref())
+            .bind(&sections)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    on_tx!(&mut tx, |conn| {
+        sqlx::query(
+            "INSERT INTO exam_revision (encounter_id, version, previous, reason, changed_by, \
+             changed_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(encounter_id)
+        .bind(expected_version)
+        .bind(&previous)
+        .bind(reason.trim())
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    let event = event
+        .object("encounter", encounter_id)
+        .resident(current.encounter.resident_id)
+        .reason("correct");
+    audit::append_in(&mut tx, store.keys().audit_key(), &event).await?;
+    tx.commit().await?;
+    Ok(expected_version + 1)
+}
+
+/// Void an encounter at `expected_version` with a reason (a wrong entry, the wrong
+/// resident): it stays readable, marked, and leaves the timeline and the figures; `event`
+/// (the caller's `update`) in the same transaction.
+pub(crate) async fn void(
+    store: &Store,
+    encounter_id: i64,
+    expected_version: i64,
+    reason: &str,
+    user_id: Option<i64>,
+    event: Event,
+) -> Result<()> {
+    check_reason(reason)?;
+    let resident_id = resident_of(store, encounter_id).await?;
+    let now = crate::now();
+    let mut tx = store.begin().await?;
+    let changed = on_tx!(&mut tx, |conn| {
+        sqlx::query(
+            "UPDATE encounter SET voided_at = $1, voided_by = $2, void_reason = $3, \
+             version = version + 1 WHERE id = $4 AND version = $5 AND voided_at IS NULL",
+        )
+        .bind(now)
+        .bind(user_id)
+        .bind(reason.trim())
+        .bind(encounter_id)
+        .bind(expected_version)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    if changed != 1 {
+        return Err(stale());
+    }
+    let event = event
+        .object("encounter", encounter_id)
+        .resident(resident_id)
+        .reason("void");
+    audit::append_in(&mut tx, store.keys().audit_key(), &event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One replaced version of an exam.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Revision {
+    pub version: i64,
+    /// The replaced version, as [`correct_exam`] kept it.
+    pub previous: Value,
+    pub reason: String,
+    pub changed_by: Option<String>,
+    pub changed_at: DateTime<Utc>,
+}
+
+/// The corrections of an exam, oldest first.
+pub(crate) async fn revisions(store: &Store, encounter_id: i64) -> Result<Vec<Revision>> {
+    on_pool!(store, |pool| {
+        let rows = sqlx::query(
+            "SELECT r.version, r.previous, r.reason, u.display_name AS changed_by, r.changed_at \
+             FROM exam_revision r LEFT JOIN app_user u ON u.id = r.changed_by \
+             WHERE r.encounter_id = $1 ORDER BY r.version",
+        )
+        .bind(encounter_id)
+        .fetch_all(pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let previous: String = r.col("previous")?;
+                Ok(Revision {
+                    version: r.col("version")?,
+                    previous: serde_json::from_str(&previous).map_err(|_| bad("revision"))?,
+                    reason: r.col("reason")?,
+                    changed_by: r.col("changed_by")?,
+                    changed_at: r.col("changed_at")?,
+                })
+            })
+            .collect()
+    })
 }

@@ -64,6 +64,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "foodborne_review",
         include_str!("../migrations/sqlite/0012_foodborne_review.sql"),
     ),
+    (
+        17,
+        "exam_corrections",
+        include_str!("../migrations/sqlite/0017_exam_corrections.sql"),
+    ),
 ];
 
 /// (version, name, SQL) for PostgreSQL.
@@ -123,6 +128,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         12,
         "foodborne_review",
         include_str!("../migrations/postgres/0012_foodborne_review.sql"),
+    ),
+    (
+        17,
+        "exam_corrections",
+        include_str!("../migrations/postgres/0017_exam_corrections.sql"),
     ),
 ];
 

@@ -1534,6 +1534,22 @@ pub(crate) async fn void_visit(
     if changed == 0 {
         return Err(invalid("this visit is already voided"));
     }
+    // The visit's encounter leaves the timeline with it.
+    on_tx!(&mut tx, |conn| {
+        sqlx::query(
+            "UPDATE encounter SET voided_at = $1, voided_by = $2, void_reason = $3, \
+             version = version + 1 \
+             WHERE id = (SELECT encounter_id FROM programme_visit WHERE id = $4) \
+             AND voided_at IS NULL",
+        )
+        .bind(crate::now())
+        .bind(by)
+        .bind(reason)
+        .bind(visit_id)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
     let event = event
         .object("programme_visit", visit_id)
         .resident(resident_id)

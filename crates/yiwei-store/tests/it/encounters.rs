@@ -559,3 +559,90 @@ async fn encounters_and_exams_survive_a_backup_and_restore(store: Store) {
     assert!(next > sparse_id, "ids continue after the restored ones");
     target.finish().await;
 }
+
+conformance!(
+    an_exam_is_corrected_by_its_institution_keeping_the_old_version_and_voided_with_a_reason
+);
+async fn an_exam_is_corrected_by_its_institution_keeping_the_old_version_and_voided_with_a_reason(
+    store: Store,
+) {
+    let c = County::build(&store).await;
+    let doctor = viewer(&c.doctor_a1);
+    let day = NaiveDate::from_ymd_opt(2026, 5, 12).unwrap();
+    let id = access::record_exam(&store, &doctor, c.ana, &exam_on(day))
+        .await
+        .expect("record");
+    // The weight was typed as 615 instead of 61.5 … say it was 61.0 and the waist 82.
+    let mut fixed = exam_on(day);
+    fixed.measurements.weight_kg = Some(61.0);
+    fixed.measurements.waist_cm = Some(82.0);
+    fixed.summary = "体检未见异常（更正体重）".into();
+
+    // A reason is required; a stale version and an impossible figure are refused.
+    let reason = invalid(access::correct_exam(&store, &doctor, id, 1, &fixed, " ").await);
+    assert!(reason.contains("reason"), "{reason}");
+    let stale = invalid(access::correct_exam(&store, &doctor, id, 7, &fixed, "体重录错").await);
+    assert!(stale.contains("reload"), "{stale}");
+    let mut impossible = fixed.clone();
+    impossible.measurements.weight_kg = Some(615.0);
+    invalid(access::correct_exam(&store, &doctor, id, 1, &impossible, "体重录错").await);
+    // The township clinician may write to Ana's record but did not record this exam.
+    assert_eq!(
+        refusal(
+            access::correct_exam(&store, &viewer(&c.clinician_a), id, 1, &fixed, "体重录错").await
+        ),
+        Refusal::OtherInstitution
+    );
+    let refused = newest_entry_about(&store, c.ana).await;
+    assert_eq!(refused.event.outcome, "denied");
+
+    let version = access::correct_exam(&store, &doctor, id, 1, &fixed, "体重录错")
+        .await
+        .expect("correct");
+    assert_eq!(version, 2);
+    let updated = newest_entry_about(&store, c.ana).await;
+    assert_eq!(updated.event.action, Action::Update);
+    assert_eq!(updated.event.object_id, Some(id.to_string()));
+    let exam = access::open_exam(&store, &doctor, id).await.expect("open");
+    let figures = exam.encounter.exam.as_ref().expect("figures");
+    assert_eq!(figures.measurements.weight_kg, Some(61.0));
+    assert_eq!(figures.measurements.bmi, Some(24.4), "recomputed");
+    assert_eq!(exam.encounter.version, 2);
+    assert_eq!(exam.encounter.summary, "体检未见异常（更正体重）");
+    let revisions = access::exam_revisions(&store, &doctor, id)
+        .await
+        .expect("revisions");
+    assert_eq!(revisions.len(), 1);
+    assert_eq!(revisions[0].version, 1);
+    assert_eq!(revisions[0].reason, "体重录错");
+    assert_eq!(revisions[0].previous["exam"]["weight_kg"], json!(61.5));
+    assert_eq!(revisions[0].previous["summary"], json!("体检未见异常"));
+
+    // Voided: readable, marked, gone from the timeline and the usage figures.
+    let before = encounter::last_encounter_at(&store, c.ana)
+        .await
+        .expect("last");
+    assert!(before.is_some());
+    invalid(access::void_encounter(&store, &doctor, id, 2, "").await);
+    access::void_encounter(&store, &doctor, id, 2, "录入到错误的居民")
+        .await
+        .expect("void");
+    let exam = access::open_exam(&store, &doctor, id).await.expect("open");
+    let (_, why) = exam.encounter.voided.clone().expect("voided");
+    assert_eq!(why, "录入到错误的居民");
+    let (list, total) = access::timeline(&store, &doctor, c.ana, &TimelineFilter::default(), 50, 0)
+        .await
+        .expect("timeline");
+    assert!(list.iter().all(|e| e.id != id), "{list:?}");
+    assert_eq!(total, list.len() as i64);
+    assert_eq!(
+        encounter::last_encounter_at(&store, c.ana)
+            .await
+            .expect("last"),
+        None
+    );
+    // A voided exam is neither corrected nor voided again.
+    invalid(access::correct_exam(&store, &doctor, id, 3, &fixed, "再次更正").await);
+    invalid(access::void_encounter(&store, &doctor, id, 3, "再次作废").await);
+    assert_eq!(int(&store, "SELECT COUNT(*) FROM exam_revision").await, 1);
+}
