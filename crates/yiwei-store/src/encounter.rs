@@ -656,7 +656,6 @@ fn snapshot(exam: &Exam) -> Value {
 /// (checked like a new exam): the replaced version goes to `exam_revision` with the
 /// reason, the encounter's version is bumped, and `event` (the caller's `update`) is
 /// appended, all in one transaction. A voided exam is not corrected.
-#[expect(clippy::too_many_arguments, reason = "one correction, its parts named")]
 pub(crate) async fn correct_exam(
     store: &Store,
     encounter_id: i64,

@@ -147,6 +147,14 @@ pub fn app(store: Store, config: WebConfig) -> Router {
             "/residents/{id}/exams/{encounter_id}",
             get(pages::exam::show),
         )
+        .route(
+            "/residents/{id}/exams/{encounter_id}/correct",
+            get(pages::exam::correct_form).post(pages::exam::correct),
+        )
+        .route(
+            "/residents/{id}/exams/{encounter_id}/void",
+            post(pages::exam::void),
+        )
         .route("/residents/{id}/timeline", get(pages::exam::timeline_page))
         .route("/residents/{id}/programmes", get(pages::programme::show))
         .route(

@@ -68,7 +68,7 @@ pub fn to_encounter(e: &Encounter) -> Value {
         "resourceType": "Encounter",
         "id": e.id.to_string(),
         "meta": {"lastUpdated": instant(e.created_at)},
-        "status": "finished",
+        "status": if e.voided.is_some() { "entered-in-error" } else { "finished" },
         "class": {"system": ACT_CODE, "code": class, "display": class_display},
         "type": [{
             "coding": [{"system": KIND_SYSTEM, "code": e.kind.as_str(), "display": e.kind.name_en()}],

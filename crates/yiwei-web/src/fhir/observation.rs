@@ -248,7 +248,7 @@ impl<'a> Origin<'a> {
             effective: instant(e.started_at),
             recorded: e.created_at,
             performer: Some((e.institution_id, &e.institution_name)),
-            voided: false,
+            voided: e.voided.is_some(),
             figures: Figures::Exam(m),
         }
     }
@@ -571,6 +571,8 @@ mod tests {
                 cognition: None,
                 emotion: None,
             }),
+            version: 1,
+            voided: None,
         }
     }
 

@@ -298,11 +298,28 @@ struct FormPage {
     resident_id: i64,
     resident_name: String,
     action: String,
+    /// Set when the form corrects a stored exam: its version and the reason asked for.
+    correction: Option<CorrectionFields>,
     exam_date: String,
     exam_time: String,
     date_error: Option<String>,
     general_error: Option<String>,
     sections: Vec<FormSection>,
+}
+
+/// The extra fields of a correction (更正): the version corrected and why.
+pub struct CorrectionFields {
+    pub version: i64,
+    pub reason: String,
+    pub reason_error: Option<String>,
+}
+
+/// One correction of an exam, as the exam page lists it.
+pub struct RevisionRow {
+    pub version: i64,
+    pub at: String,
+    pub who: String,
+    pub reason: String,
 }
 
 /// A labelled value of the exam page.
@@ -323,6 +340,13 @@ struct ExamPage {
     resident_id: i64,
     resident_name: String,
     encounter_id: i64,
+    version: i64,
+    /// The viewer's institution recorded this exam and it is not voided: it may correct
+    /// or void it.
+    can_correct: bool,
+    /// Why it was voided, when it was.
+    voided: Option<String>,
+    revisions: Vec<RevisionRow>,
     header: Vec<Fact>,
     bp_note: Option<String>,
     glucose_note: Option<String>,
@@ -619,6 +643,7 @@ fn form_page(
         resident_id: id,
         resident_name: name,
         action: format!("/residents/{id}/exams/new"),
+        correction: None,
         exam_date: values.get("exam_date").cloned().unwrap_or_default(),
         exam_time: values.get("exam_time").cloned().unwrap_or_default(),
         date_error,
@@ -838,23 +863,274 @@ pub async fn show(
             });
         }
     }
+    let revisions = access::exam_revisions(&state.store, &viewer(&ctx, &user), encounter_id)
+        .await?
+        .into_iter()
+        .map(|r| RevisionRow {
+            version: r.version,
+            at: local_time(r.changed_at, state.config.utc_offset_hours),
+            who: r.changed_by.unwrap_or_default(),
+            reason: r.reason,
+        })
+        .collect();
+    let flash = match q.done.as_deref() {
+        Some("saved") => Some(tr.t("exam.saved").to_owned()),
+        Some("corrected") => Some(say(
+            tr,
+            "已更正，原记录已保留。",
+            "Corrected; the previous version is kept.",
+        )),
+        Some("voided") => Some(say(tr, "已作废。", "Voided.")),
+        _ => None,
+    };
     let page = ExamPage {
         shell: Shell::new(&ctx, &state, "exam.title")
             .with_title(format!("{} · {masked}", tr.t("exam.title")))
-            .with_flash(
-                q.done
-                    .filter(|d| d == "saved")
-                    .map(|_| tr.t("exam.saved").to_owned()),
-            ),
+            .with_flash(flash),
         resident_id: id,
         resident_name: name,
         encounter_id,
+        version: e.version,
+        can_correct: e.voided.is_none()
+            && records_clinical_data(&user)
+            && user.institution_id == Some(e.institution_id),
+        voided: e.voided.as_ref().map(|(_, why)| why.clone()),
+        revisions,
         header,
         bp_note,
         glucose_note,
         sections,
     };
     Ok(render(&page)?.into_response())
+}
+
+/// The form values of a stored exam, for its correction: the inverse of [`parse_form`].
+fn exam_values(found: &yiwei_store::encounter::Exam, offset_hours: i32) -> HashMap<String, String> {
+    let e = &found.encounter;
+    let mut values = HashMap::new();
+    let local = e.started_at + chrono::Duration::hours(i64::from(offset_hours));
+    values.insert("exam_time".to_owned(), local.format("%H:%M").to_string());
+    let Some(figures) = &e.exam else {
+        return values;
+    };
+    values.insert("exam_date".to_owned(), figures.exam_date.to_string());
+    for s in SECTIONS {
+        let group = found.sections.get(s.key);
+        for f in s.fields {
+            let value = match (f.name, f.widget) {
+                (_, Widget::Figure(field)) => figures
+                    .measurements
+                    .get(field)
+                    .map(exam::figure)
+                    .unwrap_or_default(),
+                ("self_care", _) => figures.self_care.clone().unwrap_or_default(),
+                ("cognition", _) => figures.cognition.clone().unwrap_or_default(),
+                ("emotion", _) => figures.emotion.clone().unwrap_or_default(),
+                ("diagnoses", _) => e.diagnoses.join("\n"),
+                ("summary", _) => e.summary.clone(),
+                (name, _) => match group.and_then(|g| g.get(name)) {
+                    None | Some(Value::Null) => String::new(),
+                    Some(Value::String(text)) => text.clone(),
+                    // Written by another system as a list: one item per line.
+                    Some(Value::Array(items)) => items
+                        .iter()
+                        .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                        .collect::<Vec<_>>()
+                        .join("、"),
+                    Some(other) => other.to_string(),
+                },
+            };
+            values.insert(f.name.to_owned(), value);
+        }
+    }
+    values
+}
+
+/// The correction form of an exam with `values` as typed (or as stored).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one page model, built from its parts"
+)]
+fn correction_page(
+    state: &AppState,
+    ctx: &Ctx,
+    (id, encounter_id): (i64, i64),
+    names: (String, String),
+    values: &HashMap<String, String>,
+    errors: &HashMap<&'static str, String>,
+    date_error: Option<String>,
+    general_error: Option<String>,
+    fields: CorrectionFields,
+) -> FormPage {
+    let mut page = form_page(
+        state,
+        ctx,
+        id,
+        names,
+        values,
+        errors,
+        date_error,
+        general_error,
+    );
+    page.action = format!("/residents/{id}/exams/{encounter_id}/correct");
+    page.shell = page
+        .shell
+        .with_title(say(ctx.tr, "更正体检记录", "Correct the exam"));
+    page.correction = Some(fields);
+    page
+}
+
+/// `GET /residents/{id}/exams/{encounter_id}/correct`: the stored exam in its form.
+pub async fn correct_form(
+    State(state): State<AppState>,
+    Staff { ctx, user }: Staff,
+    Path((id, encounter_id)): Path<(i64, i64)>,
+) -> Result<Response, PageError> {
+    if !records_clinical_data(&user) {
+        return Err(PageError::Forbidden);
+    }
+    let (name, masked, _) = resident_name(&state.store, &ctx, &user, id).await?;
+    let found = access::open_exam(&state.store, &viewer(&ctx, &user), encounter_id).await?;
+    if found.encounter.resident_id != id {
+        return Err(PageError::NotFound);
+    }
+    let values = exam_values(&found, state.config.utc_offset_hours);
+    let page = correction_page(
+        &state,
+        &ctx,
+        (id, encounter_id),
+        (name, masked),
+        &values,
+        &HashMap::new(),
+        None,
+        None,
+        CorrectionFields {
+            version: found.encounter.version,
+            reason: String::new(),
+            reason_error: None,
+        },
+    );
+    Ok(render(&page)?.into_response())
+}
+
+/// `POST …/correct`: check the form like a new exam, then correct the stored one.
+pub async fn correct(
+    State(state): State<AppState>,
+    Staff { ctx, user }: Staff,
+    Path((id, encounter_id)): Path<(i64, i64)>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    ctx.check_csrf(&state, form.get("csrf").map_or("", String::as_str))?;
+    if !records_clinical_data(&user) {
+        return Err(PageError::Forbidden);
+    }
+    let version: i64 = form
+        .get("version")
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| {
+            PageError::BadRequest("the form lost the exam's version; reload it".into())
+        })?;
+    let reason = form.get("reason").map_or("", |r| r.trim()).to_owned();
+    let today = local_now(&state).date();
+    let parsed = parse_form(&form, ctx.tr, today, state.config.utc_offset_hours);
+    let reason_error = (reason.chars().count() < yiwei_store::encounter::MIN_REASON_CHARS)
+        .then(|| say(ctx.tr, "请写明更正原因。", "Say why the exam is corrected."));
+    let again = |errors: &HashMap<&'static str, String>,
+                 date_error: Option<String>,
+                 message: Option<String>,
+                 reason_error: Option<String>| {
+        let state = state.clone();
+        let ctx = ctx.clone();
+        let user = user.clone();
+        let form = form.clone();
+        let errors = errors.clone();
+        let reason = reason.clone();
+        async move {
+            let (name, masked, _) = resident_name(&state.store, &ctx, &user, id).await?;
+            let page = correction_page(
+                &state,
+                &ctx,
+                (id, encounter_id),
+                (name, masked),
+                &form,
+                &errors,
+                date_error,
+                message,
+                CorrectionFields {
+                    version,
+                    reason,
+                    reason_error,
+                },
+            );
+            Ok::<_, PageError>((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
+        }
+    };
+    let new = match parsed.exam {
+        Some(new) if reason_error.is_none() => new,
+        _ => {
+            let fix = ctx.tr.t("exam.fix_errors").to_owned();
+            return again(&parsed.errors, parsed.date_error, Some(fix), reason_error).await;
+        }
+    };
+    match access::correct_exam(
+        &state.store,
+        &viewer(&ctx, &user),
+        encounter_id,
+        version,
+        &new,
+        &reason,
+    )
+    .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/residents/{id}/exams/{encounter_id}?done=corrected"
+        ))
+        .into_response()),
+        Err(AccessError::Store(StoreError::Invalid(message))) => {
+            again(&parsed.errors, None, Some(message), None).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct VoidForm {
+    csrf: String,
+    version: i64,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST …/void`: void the exam with a reason; a refusal of the reason shows on the exam
+/// page.
+pub async fn void(
+    State(state): State<AppState>,
+    Staff { ctx, user }: Staff,
+    Path((id, encounter_id)): Path<(i64, i64)>,
+    Form(form): Form<VoidForm>,
+) -> Result<Response, PageError> {
+    ctx.check_csrf(&state, &form.csrf)?;
+    if yiwei_store::encounter::resident_of(&state.store, encounter_id).await? != id {
+        return Err(PageError::NotFound);
+    }
+    match access::void_encounter(
+        &state.store,
+        &viewer(&ctx, &user),
+        encounter_id,
+        form.version,
+        &form.reason,
+    )
+    .await
+    {
+        Ok(()) => Ok(
+            Redirect::to(&format!("/residents/{id}/exams/{encounter_id}?done=voided"))
+                .into_response(),
+        ),
+        Err(AccessError::Store(StoreError::Invalid(message))) => {
+            Err(PageError::BadRequest(message))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A form label without its hint in brackets (units, examples), for the two-column facts

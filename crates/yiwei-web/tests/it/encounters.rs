@@ -477,3 +477,79 @@ async fn a_clinician_of_another_township_is_refused_everywhere() {
         assert!(denied >= 5, "{backend}: {denied} denied entries");
     }
 }
+
+#[tokio::test]
+async fn the_recording_doctor_corrects_an_exam_in_its_form_and_voids_it_with_a_reason() {
+    for backend in backends() {
+        let app = TestApp::new(backend).await;
+        let resident = app.fixture.home_resident;
+        let mut client = app.client();
+        client.login("village.doctor").await;
+        let id = record_through_the_form(&mut client, resident).await;
+        let page = client
+            .get(&format!("/residents/{resident}/exams/{id}"))
+            .await;
+        assert!(page.body.contains("id=\"correct-link\""), "{backend}");
+        let uri = format!("/residents/{resident}/exams/{id}/correct");
+        let form = client.get(&uri).await;
+        assert_eq!(form.status, StatusCode::OK, "{backend}: {}", form.body);
+        // The stored exam fills its form: figures, codes, sections, date and time.
+        for expected in [
+            "value=\"146\"",
+            "value=\"61.5\"",
+            "窦性心律",
+            "value=\"2026-05-12\"",
+            "value=\"09:30\"",
+            "id=\"f-reason\"",
+        ] {
+            assert!(form.body.contains(expected), "{expected} in {}", form.body);
+        }
+        let csrf = form.csrf();
+        let mut fields = exam_fields(&csrf, "2026-05-12", "136", "86");
+        fields.push(("version", "1"));
+        // Without a reason, nothing changes and the form says why.
+        let r = client.post_form(&uri, &fields).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{backend}");
+        assert!(r.body.contains("id=\"err-reason\""), "{}", r.body);
+        assert!(r.body.contains("value=\"136\""), "the input stays");
+        fields.push(("reason", "血压录入错误"));
+        let r = client.post_form(&uri, &fields).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let page = client.get(r.location()).await;
+        assert!(page.body.contains("136/86 mmHg"), "{}", page.body);
+        assert!(page.body.contains("id=\"exam-revisions\""));
+        assert!(page.body.contains("血压录入错误"));
+        // The same version again is stale.
+        let r = client.post_form(&uri, &fields).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        let csrf = page.csrf();
+        let void = format!("/residents/{resident}/exams/{id}/void");
+        let r = client
+            .post_form(
+                &void,
+                &[("csrf", csrf.as_str()), ("version", "2"), ("reason", "")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{backend}");
+        let r = client
+            .post_form(
+                &void,
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("version", "2"),
+                    ("reason", "录错居民"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let page = client.get(r.location()).await;
+        assert!(page.body.contains("id=\"exam-voided\""), "{}", page.body);
+        assert!(!page.body.contains("id=\"correct-link\""));
+        let record = client.get(&format!("/residents/{resident}")).await;
+        assert!(
+            !record.body.contains(&format!("id=\"encounter-{id}\"")),
+            "a voided exam leaves the timeline"
+        );
+    }
+}
