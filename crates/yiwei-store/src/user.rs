@@ -263,6 +263,67 @@ pub async fn list(store: &Store, limit: i64, offset: i64) -> Result<(Vec<User>, 
     })
 }
 
+/// Which staff a directory search returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StaffFilter {
+    pub institution_id: Option<i64>,
+    pub role: Option<Role>,
+    /// Part of the display name or the username.
+    pub name: Option<String>,
+}
+
+/// The staff directory (every account but residents' own), by username, with the total:
+/// what FHIR Practitioner and PractitionerRole serve. Staff names and roles are not
+/// residents' personal data; phones are not returned.
+pub async fn staff(
+    store: &Store,
+    filter: &StaffFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<User>, i64)> {
+    let mut conditions = vec!["role <> 'resident'".to_owned()];
+    let mut n = 0;
+    if filter.institution_id.is_some() {
+        n += 1;
+        conditions.push(format!("institution_id = ${n}"));
+    }
+    if filter.role.is_some() {
+        n += 1;
+        conditions.push(format!("role = ${n}"));
+    }
+    let pattern = filter.name.as_deref().map(|t| format!("%{}%", t.trim()));
+    if pattern.is_some() {
+        n += 1;
+        conditions.push(format!("(display_name LIKE ${n} OR username LIKE ${n})"));
+    }
+    let where_sql = conditions.join(" AND ");
+    let list_sql = format!(
+        "SELECT * FROM app_user WHERE {where_sql} ORDER BY username LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM app_user WHERE {where_sql}");
+    on_pool!(store, |pool| {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(list_sql.as_str()));
+        let mut c = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql.as_str()));
+        if let Some(i) = filter.institution_id {
+            q = q.bind(i);
+            c = c.bind(i);
+        }
+        if let Some(r) = filter.role {
+            q = q.bind(r.as_str());
+            c = c.bind(r.as_str());
+        }
+        if let Some(p) = &pattern {
+            q = q.bind(p.clone());
+            c = c.bind(p.clone());
+        }
+        let rows = q.bind(limit).bind(offset).fetch_all(pool).await?;
+        let total = c.fetch_one(pool).await?;
+        Ok((rows.iter().map(user).collect::<Result<Vec<_>>>()?, total))
+    })
+}
+
 /// Disable or re-enable a user. Disabling ends their sessions and API tokens at once.
 pub async fn set_disabled(store: &Store, id: i64, disabled: bool, by: &Who) -> Result<()> {
     let mut tx = store.begin().await?;

@@ -308,6 +308,16 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         )
         .route("/Organization", get(fhir::organization::search))
         .route("/Organization/{id}", get(fhir::organization::read))
+        .route(
+            "/Practitioner",
+            get(fhir::practitioner::search_practitioners),
+        )
+        .route(
+            "/Practitioner/{id}",
+            get(fhir::practitioner::read_practitioner),
+        )
+        .route("/PractitionerRole", get(fhir::practitioner::search_roles))
+        .route("/PractitionerRole/{id}", get(fhir::practitioner::read_role))
         .route("/Location", get(fhir::location::search))
         .route("/Location/{id}", get(fhir::location::read))
         .route(

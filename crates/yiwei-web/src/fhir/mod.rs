@@ -21,6 +21,7 @@ pub mod location;
 pub mod observation;
 pub mod organization;
 pub mod patient;
+pub mod practitioner;
 pub mod referral;
 pub mod task;
 
@@ -459,6 +460,29 @@ pub fn capability_statement(base: &str) -> Value {
                         ("patient", "reference", "Patient/<id> (required, or subject)"),
                         ("subject", "reference", "Patient/<id> (yiwei alias of patient)"),
                         ("status", "token", "planned | active | finished | cancelled (comma for or)"),
+                    ]),
+                },
+                {
+                    "type": "Practitioner",
+                    "documentation": "Staff (医务人员): one per staff account, name the display name, identifier urn:yiwei:username. Residents' own accounts are not practitioners. No phones.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("_id", "token", "The user id"),
+                        ("name", "string", "Part of the display name or username"),
+                        ("identifier", "token", "urn:yiwei:username|<username>"),
+                        ("active", "token", "true | false (disabled accounts)"),
+                    ]),
+                },
+                {
+                    "type": "PractitionerRole",
+                    "documentation": "A staff account's platform role (code urn:yiwei:role), its institution and its area (Location); same id as its Practitioner.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("_id", "token", "The user id"),
+                        ("practitioner", "reference", "Practitioner/<id>"),
+                        ("organization", "reference", "Organization/<id>"),
+                        ("role", "token", "urn:yiwei:role|clinician, village_doctor, …"),
+                        ("active", "token", "true | false"),
                     ]),
                 },
                 {

@@ -10,6 +10,7 @@ mod fhir_programmes;
 mod http;
 mod immunization;
 mod notifiable;
+mod practitioners;
 mod programme_indicators;
 mod programmes;
 mod records;
