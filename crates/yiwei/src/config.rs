@@ -38,6 +38,8 @@ pub struct Config {
     pub notifiable: Notifiable,
     /// 预警: the daily early-warning run and the methods per disease.
     pub warning: crate::warning::WarningConfig,
+    /// 基本公共卫生: the programme windows that are local practice.
+    pub programmes: crate::config_programmes::Programmes,
 }
 
 /// Reporting rules of notifiable diseases that are configuration (see
@@ -107,6 +109,7 @@ impl Default for Config {
             log: Log::default(),
             notifiable: Notifiable::default(),
             warning: crate::warning::WarningConfig::default(),
+            programmes: crate::config_programmes::Programmes::default(),
         }
     }
 }
@@ -154,6 +157,7 @@ impl std::fmt::Debug for Config {
             .field("log", &self.log)
             .field("notifiable", &self.notifiable)
             .field("warning", &self.warning)
+            .field("programmes", &self.programmes)
             .finish()
     }
 }
@@ -365,7 +369,7 @@ impl Config {
             county_name: self.county.name.clone(),
             utc_offset_hours: self.county.utc_offset_hours,
             public_url: format!("http://{}", self.listen),
-            programmes: yiwei_store::programme::Catalogue::default(),
+            programmes: self.programmes.catalogue()?,
             notifiable: yiwei_store::notifiable::Settings {
                 duplicate_window_days: self.notifiable.duplicate_window_days,
                 utc_offset_hours: self.county.utc_offset_hours,
@@ -488,6 +492,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_parses_and_its_programme_windows_are_the_defaults() {
+        let example = include_str!("../../../yiwei.example.toml");
+        let c = load(Some(example), &[], &Overrides::default()).unwrap();
+        assert_eq!(c.programmes, crate::config_programmes::Programmes::default());
+        c.to_web_config().unwrap();
+    }
+
+    #[test]
     fn file_then_env_then_flags() {
         let file = "listen = \"0.0.0.0:9000\"\n[security]\nlockout_failures = 7\n";
         let c = load(Some(file), &[], &Overrides::default()).unwrap();
@@ -505,6 +517,10 @@ mod tests {
         ];
         let c = load(Some(file), &vars, &Overrides::default()).unwrap();
         assert_eq!(c.security.lockout_failures, 3);
+        let programme = [("YIWEI_PROGRAMMES__SEVERE_MENTAL__WINDOW_DAYS", "20")];
+        let p = load(Some(file), &programme, &Overrides::default()).unwrap();
+        assert_eq!(p.programmes.severe_mental.window_days, 20);
+        assert_eq!(p.programmes.severe_mental.first_within_days, 14);
         assert_eq!(c.listen, "127.0.0.1:1");
         assert!(c.security.secure_cookies);
         assert_eq!(c.log.format, "json");

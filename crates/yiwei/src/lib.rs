@@ -7,6 +7,7 @@ pub mod bench_programme;
 pub mod bench_services;
 pub mod cli;
 pub mod config;
+pub mod config_programmes;
 pub mod demo;
 pub mod demo_booking;
 pub mod demo_cases;
