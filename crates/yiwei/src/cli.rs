@@ -89,6 +89,9 @@ enum Command {
     /// Benchmarks; the results are printed as a markdown section (see docs/benchmarks.md)
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Monthly cost alerts (防返贫监测预警, docs/cost_alerts.md)
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
     /// The master patient index (主索引): train its match weights on this county's residents
     #[command(subcommand)]
     Empi(EmpiCommand),
@@ -167,6 +170,32 @@ enum ImportCommand {
         /// Where refused rows are listed (default: FILE.errors.csv)
         #[arg(long)]
         report: Option<PathBuf>,
+    },
+    /// Medical charges per visit for the cost alerts (docs/cost_alerts.md). Exit code 3
+    /// when some rows were refused (listed in the report)
+    Charges {
+        file: PathBuf,
+        /// The user the import runs as (the audit log names them)
+        #[arg(long = "as")]
+        as_user: String,
+        /// The submitting institution's code, for files without an institution column
+        #[arg(long)]
+        institution: Option<String>,
+        /// Where refused rows are listed (default: FILE.errors.csv)
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
+}
+
+// cost alerts (防返贫监测预警)
+#[derive(Subcommand, Debug)]
+enum AlertsCommand {
+    /// Raise the alerts of one month (default: last month, county time). Re-running a
+    /// month adds only alerts that were not there
+    Run {
+        /// YYYY-MM
+        #[arg(long)]
+        month: Option<String>,
     },
 }
 
@@ -581,11 +610,93 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             let _ = std::fs::remove_file(&report_path);
         }
+        // cost alerts (防返贫监测预警)
+        Command::Import(ImportCommand::Charges {
+            file,
+            as_user,
+            institution,
+            report,
+        }) => {
+            let store = open(&config).await?;
+            let user = user::by_username(&store, &as_user)
+                .await
+                .with_context(|| format!("no user named {as_user:?} (--as)"))?;
+            let default_institution = match institution {
+                Some(code) => Some(
+                    yiwei_store::org::by_code(&store, &code)
+                        .await
+                        .with_context(|| format!("no institution with code {code:?}"))?
+                        .id,
+                ),
+                None => None,
+            };
+            let input = std::fs::File::open(&file)
+                .with_context(|| format!("cannot open {}", file.display()))?;
+            let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+            let report_path = report.unwrap_or_else(|| crate::import::report_path(&file));
+            let report_file = std::fs::File::create(&report_path)
+                .with_context(|| format!("cannot create {}", report_path.display()))?;
+            let bar = ProgressBar::new(size);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {eta} left")
+                    .expect("template"),
+            );
+            let today = (chrono::Utc::now()
+                + chrono::Duration::hours(i64::from(config.county.utc_offset_hours)))
+            .date_naive();
+            let summary = crate::import_charges::charges(
+                &store,
+                &user,
+                default_institution,
+                std::io::BufReader::new(input),
+                today,
+                std::io::BufWriter::new(report_file),
+                |bytes| bar.set_position(bytes),
+                crate::import_charges::BATCH_ROWS,
+            )
+            .await?;
+            bar.finish_and_clear();
+            println!(
+                "rows {}: new visits {}, already on file (updated) {}, unmatched (in the queue) {}, refused {}",
+                summary.rows, summary.created, summary.updated, summary.unmatched, summary.refused
+            );
+            if summary.refused > 0 {
+                println!("refused rows are listed in {}", report_path.display());
+                return Ok(ExitCode::from(3));
+            }
+            let _ = std::fs::remove_file(&report_path);
+        }
+        Command::Alerts(AlertsCommand::Run { month }) => {
+            let store = open(&config).await?;
+            let local_today = (yiwei_store::now()
+                + chrono::Duration::hours(i64::from(config.county.utc_offset_hours)))
+            .date_naive();
+            let month = match month {
+                Some(text) => yiwei_domain::cost_alert::Month::parse(&text)
+                    .with_context(|| format!("--month {text:?} is not YYYY-MM"))?,
+                None => yiwei_domain::cost_alert::Month::previous_of(local_today),
+            };
+            if month.first_day() > local_today {
+                bail!("--month {month} has not begun (today is {local_today})");
+            }
+            let started = std::time::Instant::now();
+            let s = crate::cost_alert::run_month(&store, &config.cost_alerts, month, None, "cli")
+                .await?;
+            println!(
+                "{month}: rules {}, new alerts {}, alerts of the month {}, charges attached {} ({:.2} s)",
+                s.n_rules,
+                s.n_new,
+                s.n_hits,
+                s.n_attached,
+                started.elapsed().as_secs_f64()
+            );
+        }
         Command::Jobs(JobsCommand::Run) => {
             let store = open(&config).await?;
             let settings = crate::jobs::JobSettings::from_config(&config)?;
             crate::jobs::schedule(&store, yiwei_store::now(), &settings).await?;
             crate::jobs::schedule_warning(&store, yiwei_store::now(), &settings).await?;
+            crate::jobs::schedule_cost_alerts(&store, yiwei_store::now(), &settings).await?;
             let ran = crate::jobs::run_due(&store, "cli", &settings).await?;
             println!("ran {ran} jobs");
         }

@@ -38,6 +38,8 @@ pub struct Config {
     pub notifiable: Notifiable,
     /// 预警: the daily early-warning run and the methods per disease.
     pub warning: crate::warning::WarningConfig,
+    /// 防返贫监测预警: the monthly cost-alert job and the rules that seed an empty table.
+    pub cost_alerts: crate::cost_alert::CostAlertConfig,
 }
 
 /// Reporting rules of notifiable diseases that are configuration (see
@@ -107,6 +109,7 @@ impl Default for Config {
             log: Log::default(),
             notifiable: Notifiable::default(),
             warning: crate::warning::WarningConfig::default(),
+            cost_alerts: crate::cost_alert::CostAlertConfig::default(),
         }
     }
 }
@@ -154,6 +157,7 @@ impl std::fmt::Debug for Config {
             .field("log", &self.log)
             .field("notifiable", &self.notifiable)
             .field("warning", &self.warning)
+            .field("cost_alerts", &self.cost_alerts)
             .finish()
     }
 }
@@ -307,6 +311,7 @@ impl Config {
             );
         }
         self.warning.check()?;
+        self.cost_alerts.check()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
             anyhow::anyhow!(
                 "log.level {:?} is not a level or tracing filter: {e}",

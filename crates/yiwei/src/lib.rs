@@ -7,11 +7,14 @@ pub mod bench_programme;
 pub mod bench_services;
 pub mod cli;
 pub mod config;
+// cost alerts (防返贫监测预警)
+pub mod cost_alert;
 pub mod demo;
 pub mod demo_booking;
 pub mod demo_cases;
 pub mod demo_immunization;
 pub mod demo_programmes;
 pub mod import;
+pub mod import_charges;
 pub mod jobs;
 pub mod warning;

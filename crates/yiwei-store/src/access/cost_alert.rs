@@ -317,3 +317,30 @@ pub async fn stats(
     }
     Ok(store::stats(store, root, from, to).await?)
 }
+
+/// Submit a batch of charges (import, FHIR) as a staff user of any institution; one audit
+/// event for the batch (the charges name residents, but nothing is read back).
+pub async fn submit_charges(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    rows: &[store::NewCharge],
+    source: &str,
+) -> Result<Vec<store::Submitted>, AccessError> {
+    let role = viewer.user.role;
+    if role == Role::Resident {
+        let event = Event::new(viewer.user.who(), Action::Denied)
+            .outcome("denied")
+            .basis("not_own_record")
+            .object("cost_charge_batch", source)
+            .from_addr(viewer.remote_addr.clone());
+        audit::append(store, &event).await?;
+        return Err(Refusal::NotOwnRecord.into());
+    }
+    let out = store::submit_charges(store, rows).await?;
+    let event = Event::new(viewer.user.who(), Action::Create)
+        .basis("submit_charges")
+        .object("cost_charge_batch", format!("{source}:{}", out.len()))
+        .from_addr(viewer.remote_addr.clone());
+    audit::append(store, &event).await?;
+    Ok(out)
+}
