@@ -81,6 +81,8 @@ pub fn nav_for(user: &User, path: &str) -> Vec<NavItem> {
         if role.reads_personal_records() {
             items.push(("/referrals", "nav.referrals"));
         }
+        // cost alerts (防返贫监测预警)
+        items.push(("/cost-alerts", "nav.cost_alerts"));
         if role.administers() {
             items.push(("/admin/users", "nav.users"));
             items.push(("/admin/audit", "nav.audit"));
