@@ -329,6 +329,14 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/CareTeam/{id}", get(fhir::care_team::read))
         .route("/Condition", get(fhir::condition::search))
         .route("/Condition/{id}", get(fhir::condition::read))
+        // cost alerts (防返贫监测预警)
+        .route(
+            "/ChargeItem",
+            get(fhir::charge_item::search).post(fhir::charge_item::create),
+        )
+        .route("/ChargeItem/{id}", get(fhir::charge_item::read))
+        .route("/Flag", get(fhir::flag::search))
+        .route("/Flag/{id}", get(fhir::flag::read))
         .route("/DetectedIssue", get(fhir::detected_issue::search))
         .route("/DetectedIssue/{id}", get(fhir::detected_issue::read))
         .route("/EpisodeOfCare", get(fhir::episode_of_care::search))

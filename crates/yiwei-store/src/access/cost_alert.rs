@@ -344,3 +344,73 @@ pub async fn submit_charges(
     audit::append(store, &event).await?;
     Ok(out)
 }
+
+/// A resident's charges with a visit date in `[from, to]`: a checked and audited read of
+/// the resident (FHIR ChargeItem search).
+pub async fn charges_of(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<StoredCharge>, AccessError> {
+    read_checked(store, viewer, resident_id, "cost_charges", resident_id).await?;
+    Ok(store::charges_of(store, resident_id, from, to).await?)
+}
+
+/// One charge: a matched one is a read of its resident; an unmatched one is for those who
+/// see the unmatched queue (county reach, or the submitting institution).
+pub async fn open_charge(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    charge_id: i64,
+) -> Result<StoredCharge, AccessError> {
+    let charge = store::charge(store, charge_id).await?;
+    match charge.resident_id {
+        Some(resident_id) => {
+            read_checked(store, viewer, resident_id, "cost_charge", charge_id).await?;
+        }
+        None => {
+            let allowed = match unmatched_scope(viewer) {
+                Some(None) => true,
+                Some(Some(inst)) => inst == charge.institution_id,
+                None => false,
+            };
+            let event = if allowed {
+                Event::new(viewer.user.who(), Action::Read).basis("unmatched_queue")
+            } else {
+                Event::new(viewer.user.who(), Action::Denied)
+                    .outcome("denied")
+                    .basis("outside_reach")
+            }
+            .object("cost_charge", charge_id)
+            .from_addr(viewer.remote_addr.clone());
+            audit_list(store, &event, (!allowed).then_some(Refusal::OutsideReach)).await?;
+        }
+    }
+    Ok(charge)
+}
+
+/// A resident's alerts, newest month first: a checked and audited read of the record.
+pub async fn alerts_of(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+    filter: &AlertFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Alert>, i64), AccessError> {
+    read_checked(store, viewer, resident_id, "cost_alerts", resident_id).await?;
+    let scope = crate::resident::scope(store, resident_id).await?;
+    // The resident's alerts wherever they lived (an alert keeps the village of its month).
+    let root = scope
+        .division
+        .ancestor_at(Level::County)
+        .unwrap_or(scope.division);
+    let f = AlertFilter {
+        root,
+        resident_id: Some(resident_id),
+        ..filter.clone()
+    };
+    Ok(store::alerts(store, &f, limit, offset).await?)
+}

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use yiwei_domain::cost_alert::{Charge, ChargeInput, Month, VisitKind, default_rules};
 use yiwei_store::cost_alert::{self, NewCharge, Patient};
 
-use crate::support::{Client, TestApp, backends};
+use crate::support::{TestApp, backends};
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).unwrap()
@@ -337,5 +337,176 @@ async fn the_unmatched_queue_shows_masked_ids_and_attaches_to_a_resident() {
                 .1,
             0
         );
+    }
+}
+
+/// A FHIR request with a bearer token of `username`.
+async fn fhir(app: &TestApp, username: &str, request: Request<Body>) -> crate::support::Reply {
+    let u = yiwei_store::user::by_username(&app.store, username)
+        .await
+        .expect("user");
+    let token = yiwei_store::session::create_api_token(&app.store, u.id, "t", None)
+        .await
+        .expect("token");
+    let (mut parts, body) = request.into_parts();
+    parts.headers.insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    app.client().send(Request::from_parts(parts, body)).await
+}
+
+fn post_json(uri: &str, body: &Value) -> Request<Body> {
+    Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/fhir+json")
+        .body(Body::from(body.to_string()))
+        .expect("request")
+}
+
+fn charge_item(visit: &str, patient: i64, total: f64, paid: f64, oop: f64) -> Value {
+    json!({
+        "resourceType": "ChargeItem",
+        "identifier": [{"system": "urn:yiwei:visit-id", "value": visit}],
+        "status": "billable",
+        "code": {"coding": [{"system": "urn:yiwei:visit-kind", "code": "inpatient"}]},
+        "subject": {"reference": format!("Patient/{patient}")},
+        "occurrenceDateTime": "2026-10-20",
+        "performingOrganization": {"identifier": {"system": "urn:yiwei:institution-code", "value": "H001"}},
+        "priceOverride": {"value": total, "currency": "CNY"},
+        "extension": [
+            {"url": "urn:yiwei:fhir:StructureDefinition:charge-insurance-paid", "valueMoney": {"value": paid, "currency": "CNY"}},
+            {"url": "urn:yiwei:fhir:StructureDefinition:charge-out-of-pocket", "valueMoney": {"value": oop, "currency": "CNY"}}
+        ]
+    })
+}
+
+#[tokio::test]
+async fn charge_items_are_created_idempotently_searched_and_alerts_read_as_flags() {
+    for backend in backends() {
+        let app = TestApp::new(backend).await;
+        let (home, _) = setup(&app).await;
+        let patient = app.fixture.home_resident;
+        let body = charge_item("FHIR-1", patient, 1234.56, 1000.0, 234.56);
+        let created = fhir(&app, "county.doctor", post_json("/fhir/ChargeItem", &body)).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let item = created.json();
+        assert_eq!(item["priceOverride"]["value"], json!(1234.56));
+        assert_eq!(item["subject"]["reference"], format!("Patient/{patient}"));
+        let again = fhir(&app, "county.doctor", post_json("/fhir/ChargeItem", &body)).await;
+        assert_eq!(again.status, StatusCode::OK);
+        assert_eq!(again.json()["id"], item["id"]);
+        // Bad amounts: one 400 naming what is wrong, nothing stored.
+        let bad = charge_item("FHIR-2", patient, 100.0, 80.0, -30.0);
+        let refused = fhir(&app, "county.doctor", post_json("/fhir/ChargeItem", &bad)).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert_eq!(refused.json()["resourceType"], "OperationOutcome");
+        assert!(
+            refused.body.contains("out_of_pocket_fen"),
+            "{}",
+            refused.body
+        );
+        let too_much = charge_item("FHIR-3", patient, 100.0, 80.0, 30.0);
+        let r = fhir(
+            &app,
+            "county.doctor",
+            post_json("/fhir/ChargeItem", &too_much),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(r.body.contains("total_fen"), "{}", r.body);
+        // A transaction Bundle with one bad entry writes nothing; a good one writes both.
+        let entry =
+            |r: Value| json!({"request": {"method": "POST", "url": "ChargeItem"}, "resource": r});
+        let mixed = json!({"resourceType": "Bundle", "type": "transaction", "entry": [entry(charge_item("B-1", patient, 10.0, 5.0, 5.0)), entry(bad.clone())]});
+        let r = fhir(&app, "county.doctor", post_json("/fhir", &mixed)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        let good = json!({"resourceType": "Bundle", "type": "transaction", "entry": [entry(charge_item("B-1", patient, 10.0, 5.0, 5.0)), entry(charge_item("B-2", patient, 20.0, 5.0, 5.0))]});
+        let r = fhir(&app, "county.doctor", post_json("/fhir", &good)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.json()["entry"][1]["response"]["status"], "201 Created");
+        // Search by patient and date: the October charges of the resident.
+        let search = fhir(
+            &app,
+            "township.doctor",
+            Request::get(format!(
+                "/fhir/ChargeItem?patient=Patient/{patient}&date=ge2026-10-01&date=le2026-10-31"
+            ))
+            .body(Body::empty())
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(search.status, StatusCode::OK, "{}", search.body);
+        assert_eq!(search.json()["total"], 4);
+        let outside = fhir(
+            &app,
+            "township.doctor",
+            Request::get(format!(
+                "/fhir/ChargeItem?patient=Patient/{}",
+                app.fixture.other_township_resident
+            ))
+            .body(Body::empty())
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(outside.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            fhir(
+                &app,
+                "township.doctor",
+                Request::get("/fhir/ChargeItem")
+                    .body(Body::empty())
+                    .unwrap()
+            )
+            .await
+            .status,
+            StatusCode::BAD_REQUEST
+        );
+        // The alert as a Flag.
+        let flag = fhir(
+            &app,
+            "township.doctor",
+            Request::get(format!("/fhir/Flag/{home}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(flag.status, StatusCode::OK, "{}", flag.body);
+        let f = flag.json();
+        assert_eq!(f["resourceType"], "Flag");
+        assert_eq!(f["status"], "active");
+        assert_eq!(f["period"]["start"], "2026-10-01");
+        let list = fhir(
+            &app,
+            "township.doctor",
+            Request::get("/fhir/Flag?date=2026-10&status=open")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(list.json()["total"], 1, "{}", list.body);
+        let mine = fhir(
+            &app,
+            "township.doctor",
+            Request::get(format!("/fhir/Flag?patient=Patient/{patient}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(mine.json()["total"], 1, "{}", mine.body);
+        let bureau = fhir(
+            &app,
+            "analyst",
+            Request::get("/fhir/Flag").body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(bureau.json()["total"], 2);
+        assert!(!bureau.body.contains("韦秀英"));
+        let meta = fhir(
+            &app,
+            "analyst",
+            Request::get("/fhir/metadata").body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert!(meta.body.contains("\"ChargeItem\"") && meta.body.contains("\"Flag\""));
     }
 }
