@@ -415,6 +415,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve { .. } => {
             init_tracing(&config);
             let store = open(&config).await?;
+            // cost alerts: seed the rules of an empty table from yiwei.toml.
+            yiwei_store::cost_alert::ensure_rules(&store, &config.cost_alerts.seed_rules()?)
+                .await?;
             serve(&config, store).await?;
         }
         Command::Demo {

@@ -12,6 +12,7 @@ pub mod cost_alert;
 pub mod demo;
 pub mod demo_booking;
 pub mod demo_cases;
+pub mod demo_charges;
 pub mod demo_immunization;
 pub mod demo_programmes;
 pub mod import;
