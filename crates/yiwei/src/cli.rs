@@ -258,6 +258,20 @@ enum BenchCommand {
               value_parser = clap::value_parser!(u64).range(1..=16))]
         processes: u64,
     },
+    // cost alerts (防返贫监测预警)
+    /// Build a synthetic county of N residents and M charges with set-based SQL in an
+    /// empty database, and time the monthly cost-alert job (issue 6)
+    CostAlerts {
+        #[arg(long, default_value_t = 1_000_000,
+              value_parser = clap::value_parser!(i64).range(1_000..=20_000_000))]
+        residents: i64,
+        #[arg(long, default_value_t = 5_000_000,
+              value_parser = clap::value_parser!(i64).range(1_000..=100_000_000))]
+        charges: i64,
+        /// Also write residents.csv and charges.csv here (for bench/cost_alerts_vs_duckdb.py)
+        #[arg(long)]
+        export: Option<PathBuf>,
+    },
     /// One worker process of `bench booking` (started by it, not by hand)
     #[command(hide = true)]
     BookingWorker {
@@ -796,6 +810,33 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 command: command.join(" "),
             };
             let report = crate::bench_services::programmes(&store, &opts).await?;
+            store.close().await;
+            println!("{report}");
+        }
+        Command::Bench(BenchCommand::CostAlerts {
+            residents,
+            charges,
+            export,
+        }) => {
+            let store = open(&config).await?;
+            if !backup::is_empty(&store).await? {
+                bail!("yiwei bench cost-alerts runs on an empty database; this one holds data");
+            }
+            let command: Vec<String> = std::iter::once("yiwei".to_owned())
+                .chain(std::env::args().skip(1))
+                .collect();
+            let today = (yiwei_store::now()
+                + chrono::Duration::hours(i64::from(config.county.utc_offset_hours)))
+            .date_naive();
+            let report = crate::bench_cost_alert::run(
+                &store,
+                residents,
+                charges,
+                today,
+                export.as_deref(),
+                command.join(" "),
+            )
+            .await?;
             store.close().await;
             println!("{report}");
         }
