@@ -550,33 +550,44 @@ pub struct GeneratedCharge {
 }
 
 /// Bulk-load generated charges of known residents in one transaction, with multi-row
-/// INSERTs (12 parameters a row, 2,000 rows a statement). No matching and no audit: the
-/// demo generator and the benchmark write synthetic data, not what an institution sent.
-/// Visits already on file are left as they are.
+/// INSERTs (15 parameters a row, 1,000 rows a statement; `?` placeholders on SQLite,
+/// which looks `$n` names up in a list, so that their cost would grow with the square of
+/// their number). No matching and no audit: the demo generator and the benchmark write
+/// synthetic data, not what an institution sent. Visits already on file stay as they are.
 pub async fn insert_generated(
     store: &Store,
     rows: &[GeneratedCharge],
     source: &str,
 ) -> Result<u64> {
     let now = crate::now();
+    let sqlite = store.backend() == crate::Backend::Sqlite;
     let mut tx = store.begin().await?;
     let mut n = 0;
-    for chunk in rows.chunks(2_000) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let params: Vec<String> = (0..12).map(|k| format!("${}", 2 + i * 12 + k)).collect();
-                format!("({}, $1, $1, $1)", params.join(", "))
-            })
-            .collect();
-        let sql = format!(
+    for chunk in rows.chunks(1_000) {
+        let mut sql = String::from(
             "INSERT INTO cost_charge (institution_id, external_visit_id, visit_date, kind, total_fen, \
              insurance_paid_fen, out_of_pocket_fen, policy_oop_fen, resident_id, division_code, \
-             source, matched_how, matched_at, received_at, updated_at) VALUES {} \
-             ON CONFLICT (institution_id, external_visit_id) DO NOTHING",
-            values.join(", ")
+             source, matched_how, matched_at, received_at, updated_at) VALUES ",
         );
+        let mut k = 0;
+        for i in 0..chunk.len() {
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            for j in 0..15 {
+                if j > 0 {
+                    sql.push_str(", ");
+                }
+                k += 1;
+                if sqlite {
+                    sql.push('?');
+                } else {
+                    sql.push_str(&format!("${k}"));
+                }
+            }
+            sql.push(')');
+        }
+        sql.push_str(" ON CONFLICT (institution_id, external_visit_id) DO NOTHING");
         n += on_tx!(&mut tx, |conn| {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(now);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
             for c in chunk {
                 q = q
                     .bind(c.institution_id)
@@ -590,7 +601,10 @@ pub async fn insert_generated(
                     .bind(c.resident_id)
                     .bind(c.division_code.as_str())
                     .bind(source)
-                    .bind("resident_id");
+                    .bind("resident_id")
+                    .bind(now)
+                    .bind(now)
+                    .bind(now);
             }
             q.execute(&mut *conn).await.map(|r| r.rows_affected())
         })?;

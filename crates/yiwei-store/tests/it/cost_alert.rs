@@ -782,3 +782,41 @@ async fn townships_check_their_alerts_and_the_bureau_sees_masked(store: Store) {
     assert_eq!((b.n_alerts, b.n_open, b.n_checks), (1, 1, 0));
 }
 conformance!(townships_check_their_alerts_and_the_bureau_sees_masked);
+
+async fn generated_charges_load_in_bulk_once(store: Store) {
+    let county = setup(&store).await;
+    let row = |visit: &str, resident: i64, total: i64| cost_alert::GeneratedCharge {
+        institution_id: county.hospital,
+        external_visit_id: visit.into(),
+        visit_date: d(2026, 10, 9),
+        kind: VisitKind::Outpatient,
+        total_fen: total,
+        insurance_paid_fen: total / 2,
+        out_of_pocket_fen: total - total / 2,
+        policy_oop_fen: None,
+        resident_id: resident,
+        division_code: county.village_a1.as_str().into(),
+    };
+    let rows: Vec<_> = (0..2_500)
+        .map(|i| row(&format!("G{i}"), county.ana, 100))
+        .collect();
+    assert_eq!(
+        cost_alert::insert_generated(&store, &rows, "demo")
+            .await
+            .unwrap(),
+        2_500
+    );
+    // Again: nothing new.
+    assert_eq!(
+        cost_alert::insert_generated(&store, &rows, "demo")
+            .await
+            .unwrap(),
+        0
+    );
+    let charges = cost_alert::charges_of(&store, county.ana, d(2026, 10, 1), d(2026, 10, 31))
+        .await
+        .unwrap();
+    assert_eq!(charges.len(), 2_500);
+    assert_eq!(charges[0].matched_how.as_deref(), Some("resident_id"));
+}
+conformance!(generated_charges_load_in_bulk_once);
