@@ -39,7 +39,7 @@ fn charge(institution: i64, visit: &str, total: i64, oop: i64, patient: Patient)
 
 /// Two alerts in October 2026: the home resident (脱贫, township 思恩镇) and the other
 /// township's resident; one unmatched charge.
-async fn setup(app: &TestApp) -> (i64, i64) {
+pub(crate) async fn setup(app: &TestApp) -> (i64, i64) {
     let store = &app.store;
     let f = &app.fixture;
     let hospital = yiwei_store::org::by_code(store, "H001").await.unwrap().id;
