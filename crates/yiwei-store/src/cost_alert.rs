@@ -1262,6 +1262,11 @@ pub struct StatRow {
     pub outcomes: Vec<(String, i64)>,
 }
 
+/// (month, township, status, outcome, alerts).
+type AlertCount = (String, String, String, Option<String>, i64);
+/// (month, township, checks).
+type CheckCount = (String, String, i64);
+
 /// Statistics of the alerts under `root` for months `from..=to`, by month and township.
 /// No personal data: counts only.
 pub async fn stats(
@@ -1272,10 +1277,7 @@ pub async fn stats(
 ) -> Result<Vec<StatRow>> {
     let (low, high) = root.subtree_range();
     let (from, to) = (from.to_string(), to.to_string());
-    let (alerts, checks): (
-        Vec<(String, String, String, Option<String>, i64)>,
-        Vec<(String, String, i64)>,
-    ) = on_pool!(store, |pool| {
+    let (alerts, checks): (Vec<AlertCount>, Vec<CheckCount>) = on_pool!(store, |pool| {
         let a = sqlx::query_as(
                 "SELECT month, SUBSTR(division_code, 1, 9) AS township, status, outcome, COUNT(*) \
                  FROM cost_alert WHERE division_code >= $1 AND division_code < $2 \

@@ -352,6 +352,9 @@ pub async fn run(
     })
 }
 
+/// (charge id, resident id, visit date, total, out of pocket, policy-scope out of pocket).
+type ExportRow = (i64, Option<i64>, NaiveDate, i64, i64, Option<i64>);
+
 /// Write `residents.csv` (id, division_code, key_groups, merged) and `charges.csv`
 /// (resident_id, visit_date, total_fen, out_of_pocket_fen, policy_oop_fen), page by page.
 pub async fn export_csv(store: &Store, dir: &Path) -> Result<()> {
@@ -386,9 +389,8 @@ pub async fn export_csv(store: &Store, dir: &Path) -> Result<()> {
     )?;
     let mut after = 0i64;
     loop {
-        let rows: Vec<(i64, Option<i64>, NaiveDate, i64, i64, Option<i64>)> =
-            on_pool!(store, |pool| {
-                sqlx::query(
+        let rows: Vec<ExportRow> = on_pool!(store, |pool| {
+            sqlx::query(
                 "SELECT id, resident_id, visit_date, total_fen, out_of_pocket_fen, policy_oop_fen \
                  FROM cost_charge WHERE id > $1 ORDER BY id LIMIT 200000",
             )
@@ -407,7 +409,7 @@ pub async fn export_csv(store: &Store, dir: &Path) -> Result<()> {
                 ))
             })
             .collect::<Result<Vec<_>, _>>()
-            })?;
+        })?;
         let Some(last) = rows.last() else { break };
         after = last.0;
         for (_, r, d, t, o, p) in rows {

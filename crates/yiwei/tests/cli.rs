@@ -571,5 +571,22 @@ fn a_charges_import_keeps_unknown_patients_refuses_bad_rows_and_is_idempotent() 
     assert!(again.contains("new alerts 0"), "{again}");
     let bad = run(yiwei(&data, &["alerts", "run", "--month", "2026/10"]));
     assert!(!bad.status.success());
+    // The monthly job runs last month once (due from the 1st, 03:00 county time).
+    let local = chrono::Utc::now() + chrono::Duration::hours(8);
+    let due =
+        local.format("%d").to_string() != "01" || local.format("%H").to_string().as_str() >= "03";
+    succeeds(run(yiwei(&data, &["jobs", "run"])));
+    succeeds(run(yiwei(&data, &["jobs", "run"])));
+    let listed = succeeds(run(yiwei(&data, &["jobs", "list"])));
+    let runs = listed.lines().filter(|l| l.contains("cost_alerts")).count();
+    if due {
+        assert_eq!(runs, 1, "{listed}");
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.contains("cost_alerts") && l.contains("done")),
+            "{listed}"
+        );
+    }
     verify(&data);
 }

@@ -1072,7 +1072,7 @@ pub async fn stats(
         });
     }
     let closed_total: i64 = mix.iter().map(|(_, n)| n).sum();
-    mix.sort_by(|a, b| b.1.cmp(&a.1));
+    mix.sort_by_key(|m| std::cmp::Reverse(m.1));
     let mix = mix
         .into_iter()
         .map(|(o, n)| {
