@@ -5,6 +5,7 @@ Run from anywhere with Python 3.10+ and a Rust toolchain:
 
     python3 bench/cost_alerts_vs_duckdb.py                      # 1M residents, 5M charges
     python3 bench/cost_alerts_vs_duckdb.py --residents 100000 --charges 500000
+    python3 bench/cost_alerts_vs_duckdb.py --reuse /tmp/run   # out.txt + export/ of a yiwei run
 
 The script makes its own virtual environment in bench/data/cost_alerts/venv and installs
 DuckDB from PyPI (the version pinned in bench/requirements.txt) the first time, and
@@ -94,7 +95,23 @@ RULES = [
 ]
 
 
+def parse_report(out: str, export: Path) -> dict:
+    job = re.search(r"Monthly job for (\d{4}-\d{2}) .*?\| ([\d.]+) s, (\d+) alerts", out)
+    if not job:
+        sys.exit("could not read the yiwei report")
+    return {
+        "month": job.group(1),
+        "seconds": float(job.group(2)),
+        "alerts": int(job.group(3)),
+        "export": export,
+        "report": out,
+    }
+
+
 def run_yiwei(args) -> dict:
+    if args.reuse:
+        reuse = Path(args.reuse)
+        return parse_report((reuse / "out.txt").read_text(), reuse / "export")
     data = WORK / "yiwei"
     export = WORK / "export"
     if data.exists():
@@ -130,16 +147,7 @@ def run_yiwei(args) -> dict:
         text=True,
     ).stdout
     print(out)
-    job = re.search(r"Monthly job for (\d{4}-\d{2}) .*?\| ([\d.]+) s, (\d+) alerts", out)
-    if not job:
-        sys.exit("could not read the yiwei report")
-    return {
-        "month": job.group(1),
-        "seconds": float(job.group(2)),
-        "alerts": int(job.group(3)),
-        "export": export,
-        "report": out,
-    }
+    return parse_report(out, export)
 
 
 def month_window(month: str) -> tuple[str, str]:
@@ -200,6 +208,10 @@ def main() -> None:
     parser.add_argument("--charges", type=int, default=5_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--yiwei", help="a built yiwei binary (default: cargo build --release)")
+    parser.add_argument(
+        "--reuse",
+        help="a folder with out.txt (the report of an earlier `yiwei bench cost-alerts --export DIR/export`) and DIR/export: skip the yiwei run",
+    )
     args = parser.parse_args()
     ensure_venv()
     y = run_yiwei(args)
@@ -208,7 +220,8 @@ def main() -> None:
     same = "yes" if total == y["alerts"] else f"**no** (yiwei {y['alerts']}, DuckDB {total})"
     ratio = y["seconds"] / d["seconds"] if d["seconds"] > 0 else float("inf")
     print(f"## Cost alerts: yiwei against DuckDB {d['version']} ({time.strftime('%Y-%m-%d')})\n")
-    print(f"- Command: `python3 bench/cost_alerts_vs_duckdb.py --residents {args.residents} --charges {args.charges}`")
+    reused = f" --reuse {args.reuse}" if args.reuse else ""
+    print(f"- Command: `python3 bench/cost_alerts_vs_duckdb.py --residents {args.residents} --charges {args.charges}{reused}`")
     print(f"- Data: {d['residents']} residents, {d['charges']} charges; month {y['month']}; machine: {os.cpu_count()} cores")
     print()
     print("| Side | Monthly job (2 default rules) | Alerts | Notes |")
