@@ -1111,6 +1111,9 @@ pub async fn checks(store: &Store, alert_id: i64) -> Result<Vec<CheckRecord>> {
 pub enum CheckFailed {
     #[error(transparent)]
     Rule(#[from] yiwei_domain::cost_alert::CheckError),
+    /// The access gate refused the viewer (outside reach, a role that records no checks).
+    #[error(transparent)]
+    Refused(#[from] yiwei_domain::access::Refusal),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

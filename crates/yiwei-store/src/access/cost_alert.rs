@@ -160,6 +160,7 @@ pub async fn record_check(
 fn access_to_check(e: AccessError) -> CheckFailed {
     match e {
         AccessError::Store(s) => CheckFailed::Store(s),
+        AccessError::Refused(r) => CheckFailed::Refused(r),
         other => CheckFailed::Store(StoreError::Invalid(format!(
             "无权登记此预警的核查 / you may not record a check on this alert ({other})"
         ))),
@@ -185,9 +186,7 @@ pub async fn reopen(
             .resident(resident_id)
             .from_addr(viewer.remote_addr.clone());
         audit::append(store, &event).await?;
-        return Err(CheckFailed::Store(StoreError::Invalid(
-            "只有县卫健局可以退回重查 / only the county health bureau may reopen an alert".into(),
-        )));
+        return Err(CheckFailed::Refused(Refusal::OutsideReach));
     }
     let event = Event::new(viewer.user.who(), Action::Update)
         .basis("bureau")

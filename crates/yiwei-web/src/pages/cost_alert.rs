@@ -483,6 +483,7 @@ pub async fn check(
             .await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
         }
+        Err(CheckFailed::Refused(_)) => Err(PageError::Forbidden),
         Err(CheckFailed::Store(e)) => Err(e.into()),
     }
 }
@@ -542,6 +543,7 @@ pub async fn reopen(
             .await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
         }
+        Err(CheckFailed::Refused(_)) => Err(PageError::Forbidden),
         Err(CheckFailed::Store(e)) => Err(e.into()),
     }
 }

@@ -150,6 +150,19 @@ async fn a_township_opens_its_alert_and_records_a_household_check() {
             page.body
         );
         let csrf = page.csrf();
+        // A check on the other township's alert is refused.
+        let elsewhere = c
+            .post_form(
+                &format!("/cost-alerts/{other}/check"),
+                &[
+                    ("csrf", &csrf),
+                    ("version", "1"),
+                    ("outcome", "moved_away"),
+                    ("checked_on", "2026-11-02"),
+                ],
+            )
+            .await;
+        assert_eq!(elsewhere.status, StatusCode::FORBIDDEN);
         let path = format!("/cost-alerts/{home}/check");
         // "Not needed" without a note: refused with the message next to the note.
         let bad = c
