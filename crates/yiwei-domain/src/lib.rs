@@ -19,6 +19,7 @@ pub mod access;
 pub mod area_code;
 pub mod booking;
 pub mod contract;
+pub mod cost_alert;
 pub mod division;
 pub mod ehr_quality;
 pub mod empi;

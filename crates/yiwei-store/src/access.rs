@@ -19,6 +19,8 @@ use crate::user::User;
 use crate::{Result, Store, StoreError, on_pool};
 
 pub mod programmes;
+// cost alerts (防返贫监测预警)
+pub mod cost_alert;
 
 /// Who is asking, and from where.
 #[derive(Clone, Debug)]

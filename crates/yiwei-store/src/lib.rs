@@ -17,6 +17,7 @@ pub mod audit;
 pub mod backup;
 pub mod booking;
 pub mod contract;
+pub mod cost_alert;
 pub mod crypto;
 pub mod division;
 pub mod empi;

@@ -64,6 +64,12 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "foodborne_review",
         include_str!("../migrations/sqlite/0012_foodborne_review.sql"),
     ),
+    // cost alerts (防返贫监测预警)
+    (
+        14,
+        "cost_alert",
+        include_str!("../migrations/sqlite/0014_cost_alert.sql"),
+    ),
     (
         17,
         "exam_corrections",
@@ -128,6 +134,12 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         12,
         "foodborne_review",
         include_str!("../migrations/postgres/0012_foodborne_review.sql"),
+    ),
+    // cost alerts (防返贫监测预警)
+    (
+        14,
+        "cost_alert",
+        include_str!("../migrations/postgres/0014_cost_alert.sql"),
     ),
     (
         17,

@@ -194,6 +194,22 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/foodborne/{id}", get(pages::foodborne::show))
         .route("/foodborne/{id}/review", post(pages::foodborne::review))
         .route("/cdc/foodborne", get(pages::foodborne::list))
+        // cost alerts (防返贫监测预警)
+        .route("/cost-alerts", get(pages::cost_alert::list))
+        .route("/cost-alerts/{id}", get(pages::cost_alert::show))
+        .route("/cost-alerts/{id}/check", post(pages::cost_alert::check))
+        .route("/cost-alerts/{id}/reopen", post(pages::cost_alert::reopen))
+        .route("/cost-alerts/unmatched", get(pages::cost_alert::unmatched))
+        .route(
+            "/cost-alerts/unmatched/{id}/attach",
+            post(pages::cost_alert::attach),
+        )
+        .route(
+            "/cost-alerts/rules",
+            get(pages::cost_alert::rules).post(pages::cost_alert::save_rule),
+        )
+        .route("/cost-alerts/run", post(pages::cost_alert::run_month))
+        .route("/cost-alerts/stats", get(pages::cost_alert::stats))
         .route("/cases/{id}", get(pages::notifiable::show))
         .route("/cases/{id}/review", post(pages::notifiable::review))
         .route(
@@ -336,6 +352,14 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/CareTeam/{id}", get(fhir::care_team::read))
         .route("/Condition", get(fhir::condition::search))
         .route("/Condition/{id}", get(fhir::condition::read))
+        // cost alerts (防返贫监测预警)
+        .route(
+            "/ChargeItem",
+            get(fhir::charge_item::search).post(fhir::charge_item::create),
+        )
+        .route("/ChargeItem/{id}", get(fhir::charge_item::read))
+        .route("/Flag", get(fhir::flag::search))
+        .route("/Flag/{id}", get(fhir::flag::read))
         .route("/DetectedIssue", get(fhir::detected_issue::search))
         .route("/DetectedIssue/{id}", get(fhir::detected_issue::read))
         .route("/EpisodeOfCare", get(fhir::episode_of_care::search))

@@ -84,6 +84,8 @@ pub fn nav_for(user: &User, path: &str) -> Vec<NavItem> {
                 items.push(("/cases/returned", "nav.returned_cards"));
             }
         }
+        // cost alerts (防返贫监测预警)
+        items.push(("/cost-alerts", "nav.cost_alerts"));
         if role.administers() {
             items.push(("/admin/users", "nav.users"));
             items.push(("/admin/audit", "nav.audit"));

@@ -89,6 +89,9 @@ enum Command {
     /// Benchmarks; the results are printed as a markdown section (see docs/benchmarks.md)
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Monthly cost alerts (防返贫监测预警, docs/cost_alerts.md)
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
     /// The master patient index (主索引): train its match weights on this county's residents
     #[command(subcommand)]
     Empi(EmpiCommand),
@@ -172,6 +175,32 @@ enum ImportCommand {
         #[arg(long, value_enum, default_value = "auto")]
         encoding: crate::text_encoding::TextEncoding,
     },
+    /// Medical charges per visit for the cost alerts (docs/cost_alerts.md). Exit code 3
+    /// when some rows were refused (listed in the report)
+    Charges {
+        file: PathBuf,
+        /// The user the import runs as (the audit log names them)
+        #[arg(long = "as")]
+        as_user: String,
+        /// The submitting institution's code, for files without an institution column
+        #[arg(long)]
+        institution: Option<String>,
+        /// Where refused rows are listed (default: FILE.errors.csv)
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
+}
+
+// cost alerts (防返贫监测预警)
+#[derive(Subcommand, Debug)]
+enum AlertsCommand {
+    /// Raise the alerts of one month (default: last month, county time). Re-running a
+    /// month adds only alerts that were not there
+    Run {
+        /// YYYY-MM
+        #[arg(long)]
+        month: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -232,6 +261,20 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1,
               value_parser = clap::value_parser!(u64).range(1..=16))]
         processes: u64,
+    },
+    // cost alerts (防返贫监测预警)
+    /// Build a synthetic county of N residents and M charges with set-based SQL in an
+    /// empty database, and time the monthly cost-alert job (issue 6)
+    CostAlerts {
+        #[arg(long, default_value_t = 1_000_000,
+              value_parser = clap::value_parser!(i64).range(1_000..=20_000_000))]
+        residents: i64,
+        #[arg(long, default_value_t = 5_000_000,
+              value_parser = clap::value_parser!(i64).range(1_000..=100_000_000))]
+        charges: i64,
+        /// Also write residents.csv and charges.csv here (for bench/cost_alerts_vs_duckdb.py)
+        #[arg(long)]
+        export: Option<PathBuf>,
     },
     /// One worker process of `bench booking` (started by it, not by hand)
     #[command(hide = true)]
@@ -390,6 +433,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve { .. } => {
             init_tracing(&config);
             let store = open(&config).await?;
+            // cost alerts: seed the rules of an empty table from yiwei.toml.
+            yiwei_store::cost_alert::ensure_rules(&store, &config.cost_alerts.seed_rules()?)
+                .await?;
             serve(&config, store).await?;
         }
         Command::Demo {
@@ -594,11 +640,93 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             let _ = std::fs::remove_file(&report_path);
         }
+        // cost alerts (防返贫监测预警)
+        Command::Import(ImportCommand::Charges {
+            file,
+            as_user,
+            institution,
+            report,
+        }) => {
+            let store = open(&config).await?;
+            let user = user::by_username(&store, &as_user)
+                .await
+                .with_context(|| format!("no user named {as_user:?} (--as)"))?;
+            let default_institution = match institution {
+                Some(code) => Some(
+                    yiwei_store::org::by_code(&store, &code)
+                        .await
+                        .with_context(|| format!("no institution with code {code:?}"))?
+                        .id,
+                ),
+                None => None,
+            };
+            let input = std::fs::File::open(&file)
+                .with_context(|| format!("cannot open {}", file.display()))?;
+            let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+            let report_path = report.unwrap_or_else(|| crate::import::report_path(&file));
+            let report_file = std::fs::File::create(&report_path)
+                .with_context(|| format!("cannot create {}", report_path.display()))?;
+            let bar = ProgressBar::new(size);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {eta} left")
+                    .expect("template"),
+            );
+            let today = (chrono::Utc::now()
+                + chrono::Duration::hours(i64::from(config.county.utc_offset_hours)))
+            .date_naive();
+            let summary = crate::import_charges::charges(
+                &store,
+                &user,
+                default_institution,
+                std::io::BufReader::new(input),
+                today,
+                std::io::BufWriter::new(report_file),
+                |bytes| bar.set_position(bytes),
+                crate::import_charges::BATCH_ROWS,
+            )
+            .await?;
+            bar.finish_and_clear();
+            println!(
+                "rows {}: new visits {}, already on file (updated) {}, unmatched (in the queue) {}, refused {}",
+                summary.rows, summary.created, summary.updated, summary.unmatched, summary.refused
+            );
+            if summary.refused > 0 {
+                println!("refused rows are listed in {}", report_path.display());
+                return Ok(ExitCode::from(3));
+            }
+            let _ = std::fs::remove_file(&report_path);
+        }
+        Command::Alerts(AlertsCommand::Run { month }) => {
+            let store = open(&config).await?;
+            let local_today = (yiwei_store::now()
+                + chrono::Duration::hours(i64::from(config.county.utc_offset_hours)))
+            .date_naive();
+            let month = match month {
+                Some(text) => yiwei_domain::cost_alert::Month::parse(&text)
+                    .with_context(|| format!("--month {text:?} is not YYYY-MM"))?,
+                None => yiwei_domain::cost_alert::Month::previous_of(local_today),
+            };
+            if month.first_day() > local_today {
+                bail!("--month {month} has not begun (today is {local_today})");
+            }
+            let started = std::time::Instant::now();
+            let s = crate::cost_alert::run_month(&store, &config.cost_alerts, month, None, "cli")
+                .await?;
+            println!(
+                "{month}: rules {}, new alerts {}, alerts of the month {}, charges attached {} ({:.2} s)",
+                s.n_rules,
+                s.n_new,
+                s.n_hits,
+                s.n_attached,
+                started.elapsed().as_secs_f64()
+            );
+        }
         Command::Jobs(JobsCommand::Run) => {
             let store = open(&config).await?;
             let settings = crate::jobs::JobSettings::from_config(&config)?;
             crate::jobs::schedule(&store, yiwei_store::now(), &settings).await?;
             crate::jobs::schedule_warning(&store, yiwei_store::now(), &settings).await?;
+            crate::jobs::schedule_cost_alerts(&store, yiwei_store::now(), &settings).await?;
             let ran = crate::jobs::run_due(&store, "cli", &settings).await?;
             println!("ran {ran} jobs");
         }
@@ -695,6 +823,33 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 command: command.join(" "),
             };
             let report = crate::bench_services::programmes(&store, &opts).await?;
+            store.close().await;
+            println!("{report}");
+        }
+        Command::Bench(BenchCommand::CostAlerts {
+            residents,
+            charges,
+            export,
+        }) => {
+            let store = open(&config).await?;
+            if !backup::is_empty(&store).await? {
+                bail!("yiwei bench cost-alerts runs on an empty database; this one holds data");
+            }
+            let command: Vec<String> = std::iter::once("yiwei".to_owned())
+                .chain(std::env::args().skip(1))
+                .collect();
+            let today = (yiwei_store::now()
+                + chrono::Duration::hours(i64::from(config.county.utc_offset_hours)))
+            .date_naive();
+            let report = crate::bench_cost_alert::run(
+                &store,
+                residents,
+                charges,
+                today,
+                export.as_deref(),
+                command.join(" "),
+            )
+            .await?;
             store.close().await;
             println!("{report}");
         }

@@ -40,6 +40,8 @@ pub struct Config {
     pub warning: crate::warning::WarningConfig,
     /// 基本公共卫生: the programme windows that are local practice.
     pub programmes: crate::config_programmes::Programmes,
+    /// 防返贫监测预警: the monthly cost-alert job and the rules that seed an empty table.
+    pub cost_alerts: crate::cost_alert::CostAlertConfig,
 }
 
 /// Reporting rules of notifiable diseases that are configuration (see
@@ -110,6 +112,7 @@ impl Default for Config {
             notifiable: Notifiable::default(),
             warning: crate::warning::WarningConfig::default(),
             programmes: crate::config_programmes::Programmes::default(),
+            cost_alerts: crate::cost_alert::CostAlertConfig::default(),
         }
     }
 }
@@ -158,6 +161,7 @@ impl std::fmt::Debug for Config {
             .field("notifiable", &self.notifiable)
             .field("warning", &self.warning)
             .field("programmes", &self.programmes)
+            .field("cost_alerts", &self.cost_alerts)
             .finish()
     }
 }
@@ -311,6 +315,7 @@ impl Config {
             );
         }
         self.warning.check()?;
+        self.cost_alerts.check()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
             anyhow::anyhow!(
                 "log.level {:?} is not a level or tracing filter: {e}",
@@ -495,7 +500,10 @@ mod tests {
     fn the_example_file_parses_and_its_programme_windows_are_the_defaults() {
         let example = include_str!("../../../yiwei.example.toml");
         let c = load(Some(example), &[], &Overrides::default()).unwrap();
-        assert_eq!(c.programmes, crate::config_programmes::Programmes::default());
+        assert_eq!(
+            c.programmes,
+            crate::config_programmes::Programmes::default()
+        );
         c.to_web_config().unwrap();
     }
 

@@ -1664,6 +1664,10 @@ pub async fn build_with(
         sien_centre_id: sien_centre,
     };
     crate::demo_booking::add(store, &demo).await?;
+    // cost alerts (防返贫监测预警): charges of the last 12 months, the alerts and checks.
+    if opts.services {
+        crate::demo_charges::load(store, opts.seed, today).await?;
+    }
     Ok(demo)
 }
 

@@ -12,6 +12,9 @@
 //!   their own resident at once).
 //! - `booking_upkeep`: queue the reminders of bookings starting within a day, and expire
 //!   referrals no one answered in time (every 10 minutes; both idempotent).
+//! - `cost_alerts`: the monthly cost alerts (防返贫监测预警, `crate::cost_alert`) of last
+//!   month, queued from `cost_alerts.run_day`/`run_hour` local time; the dedup key is the
+//!   month, and a rerun of a month adds only alerts that were not there.
 
 use anyhow::Result;
 use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
@@ -26,6 +29,45 @@ pub const PROGRAMME_DUE: &str = "programme_due";
 /// Days ahead for which reminders are queued by the daily job.
 pub const REMINDER_DAYS: i64 = 7;
 pub const BOOKING_UPKEEP: &str = "booking_upkeep";
+// cost alerts (防返贫监测预警)
+pub const COST_ALERTS: &str = "cost_alerts";
+
+/// Queue the cost alerts of the month due at `now`, if any (the month is the dedup key).
+pub async fn schedule_cost_alerts(
+    store: &Store,
+    now: DateTime<Utc>,
+    settings: &JobSettings,
+) -> Result<()> {
+    if let Some(month) = settings
+        .cost_alerts
+        .due_month(now, settings.utc_offset_hours)
+    {
+        let payload = serde_json::json!({"month": month.to_string()}).to_string();
+        job::enqueue(store, COST_ALERTS, &month.to_string(), now, &payload).await?;
+    }
+    Ok(())
+}
+
+/// Run the `cost_alerts` job of the month in its payload.
+async fn run_cost_alerts(store: &Store, payload: &str, settings: &JobSettings) -> Result<()> {
+    let value: serde_json::Value = serde_json::from_str(payload)?;
+    let month = value
+        .get("month")
+        .and_then(|m| m.as_str())
+        .and_then(yiwei_domain::cost_alert::Month::parse)
+        .ok_or_else(|| anyhow::anyhow!("cost_alerts payload has no month"))?;
+    let started = std::time::Instant::now();
+    let s = crate::cost_alert::run_month(store, &settings.cost_alerts, month, None, "job").await?;
+    tracing::info!(
+        cost_alerts.month = %month,
+        cost_alerts.new = s.n_new,
+        cost_alerts.total = s.n_hits,
+        cost_alerts.attached = s.n_attached,
+        seconds = started.elapsed().as_secs_f64(),
+        "cost alerts run done"
+    );
+    Ok(())
+}
 
 async fn booking_upkeep(store: &Store, settings: &JobSettings) -> Result<()> {
     let when = yiwei_store::booking::When::now(settings.utc_offset_hours);
@@ -56,6 +98,7 @@ pub struct JobSettings {
     pub warning: crate::warning::WarningConfig,
     /// The programmes and immunization editions in force.
     pub programmes: Catalogue,
+    pub cost_alerts: crate::cost_alert::CostAlertConfig,
 }
 
 impl JobSettings {
@@ -67,6 +110,7 @@ impl JobSettings {
             utc_offset_hours: web.utc_offset_hours,
             warning: config.warning.clone(),
             programmes: web.programmes,
+            cost_alerts: config.cost_alerts.clone(),
         })
     }
 }
@@ -147,6 +191,7 @@ pub async fn run_due(store: &Store, worker: &str, settings: &JobSettings) -> Res
             WARNING_RUN => run_warning(store, &j.payload, settings).await,
             PROGRAMME_DUE => programme_due(store, settings).await,
             BOOKING_UPKEEP => booking_upkeep(store, settings).await,
+            COST_ALERTS => run_cost_alerts(store, &j.payload, settings).await,
             other => Err(anyhow::anyhow!(
                 "unknown job kind {other:?} (a newer yiwei may run it)"
             )),
@@ -226,6 +271,7 @@ pub async fn run_forever(store: Store, settings: JobSettings) {
         let result = async {
             schedule(&store, yiwei_store::now(), &settings).await?;
             schedule_warning(&store, yiwei_store::now(), &settings).await?;
+            schedule_cost_alerts(&store, yiwei_store::now(), &settings).await?;
             run_due(&store, &worker, &settings).await
         }
         .await;

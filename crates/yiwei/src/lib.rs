@@ -3,17 +3,22 @@
 
 pub mod bench;
 pub mod bench_booking;
+pub mod bench_cost_alert;
 pub mod bench_programme;
 pub mod bench_services;
 pub mod cli;
 pub mod config;
 pub mod config_programmes;
+// cost alerts (防返贫监测预警)
+pub mod cost_alert;
 pub mod demo;
 pub mod demo_booking;
 pub mod demo_cases;
+pub mod demo_charges;
 pub mod demo_immunization;
 pub mod demo_programmes;
 pub mod import;
+pub mod import_charges;
 pub mod jobs;
 pub mod text_encoding;
 pub mod warning;

@@ -561,3 +561,80 @@ fn audit_entries(verified: &str) -> u64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no entry count in {verified:?}"))
 }
+
+// cost alerts (防返贫监测预警)
+#[test]
+fn a_charges_import_keeps_unknown_patients_refuses_bad_rows_and_is_idempotent() {
+    let scratch = Scratch::new();
+    let data = scratch.data("county");
+    small_demo(&data);
+    let csv = scratch.file("charges.csv");
+    let stranger = valid_id("19600606", 41);
+    let text = format!(
+        "机构代码,就诊流水号,就诊日期,就诊类型,总费用,医保支付,个人自付,身份证号,居民ID,姓名\n\
+         451226-H001,ZY-1,2026-10-03,inpatient,1500000,1000000,500000,,1,\n\
+         451226-H001,ZY-2,2026-10-04,inpatient,800000,500000,300000,{stranger},,陌生人\n\
+         451226-H001,ZY-3,2026-10-05,outpatient,-5,0,0,,1,\n\
+         451226-H001,ZY-4,2026-10-05,outpatient,100,80,30,,1,\n\
+         451226-X999,ZY-5,2026-10-05,outpatient,100,80,20,,1,\n\
+         451226-H001,ZY-6,2026-13-01,outpatient,100,80,20,,1,\n\
+         451226-H001,ZY-7,2026-10-05,outpatient,100,80,20,451226196006060419,,\n"
+    );
+    std::fs::write(&csv, text).expect("write csv");
+    let args = [
+        "import",
+        "charges",
+        csv.to_str().expect("path"),
+        "--as",
+        "doctor.county",
+    ];
+    let out = run(yiwei(&data, &args));
+    fails_with(out.clone(), 3);
+    let printed = stdout(&out);
+    assert!(
+        printed.contains("rows 7: new visits 2, already on file (updated) 0, unmatched (in the queue) 1, refused 5"),
+        "{printed}"
+    );
+    let report = std::fs::read_to_string(scratch.file("charges.csv.errors.csv")).expect("report");
+    for expected in [
+        "3,total_fen",
+        "4,total_fen",
+        "5,institution",
+        "6,visit_date",
+        "7,id_card",
+    ] {
+        assert!(report.contains(expected), "{expected} missing in\n{report}");
+    }
+    assert!(!report.contains("196006060419"), "no ID card in the report");
+    // The same file again stores nothing new.
+    let printed = stdout(&run(yiwei(&data, &args)));
+    assert!(
+        printed.contains("new visits 0, already on file (updated) 2"),
+        "{printed}"
+    );
+    // The month run raises, and a rerun adds nothing.
+    let first = succeeds(run(yiwei(&data, &["alerts", "run", "--month", "2026-10"])));
+    assert!(first.contains("2026-10: rules 2"), "{first}");
+    let again = succeeds(run(yiwei(&data, &["alerts", "run", "--month", "2026-10"])));
+    assert!(again.contains("new alerts 0"), "{again}");
+    let bad = run(yiwei(&data, &["alerts", "run", "--month", "2026/10"]));
+    assert!(!bad.status.success());
+    // The monthly job runs last month once (due from the 1st, 03:00 county time).
+    let local = chrono::Utc::now() + chrono::Duration::hours(8);
+    let due =
+        local.format("%d").to_string() != "01" || local.format("%H").to_string().as_str() >= "03";
+    succeeds(run(yiwei(&data, &["jobs", "run"])));
+    succeeds(run(yiwei(&data, &["jobs", "run"])));
+    let listed = succeeds(run(yiwei(&data, &["jobs", "list"])));
+    let runs = listed.lines().filter(|l| l.contains("cost_alerts")).count();
+    if due {
+        assert_eq!(runs, 1, "{listed}");
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.contains("cost_alerts") && l.contains("done")),
+            "{listed}"
+        );
+    }
+    verify(&data);
+}

@@ -33,6 +33,7 @@ mod backup;
 mod booking;
 mod bulk;
 mod contracts;
+mod cost_alert;
 mod crypto;
 mod empi_weights;
 mod encounters;

@@ -165,6 +165,16 @@ pub async fn process(
         user: &user,
         remote_addr: remote.0,
     };
+    // cost alerts (防返贫监测预警): a Bundle of ChargeItems is stored in one transaction.
+    let is_charge = |e: &Value| {
+        e.pointer("/request/url")
+            .and_then(Value::as_str)
+            .map(|u| u.trim_start_matches('/'))
+            == Some("ChargeItem")
+    };
+    if !entries.is_empty() && entries.iter().all(is_charge) {
+        return super::charge_item::process_bundle(&state, &viewer, &kind, &entries).await;
+    }
     let actions: Vec<Result<Action, Outcome>> =
         entries.iter().map(|e| action_of(e, &state)).collect();
     let mut responses = Vec::with_capacity(actions.len());

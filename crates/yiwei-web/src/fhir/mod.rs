@@ -12,10 +12,13 @@ pub mod booking;
 pub mod bundle;
 pub mod care_plan;
 pub mod care_team;
+// cost alerts (防返贫监测预警)
+pub mod charge_item;
 pub mod condition;
 pub mod detected_issue;
 pub mod encounter;
 pub mod episode_of_care;
+pub mod flag;
 pub mod immunization;
 pub mod location;
 pub mod observation;
@@ -412,6 +415,28 @@ pub fn capability_statement(base: &str) -> Value {
                         ("code", "token", "A disease (urn:yiwei:notifiable-disease) or a method (urn:yiwei:warning-method); at most one of each"),
                         ("area", "token", "yiwei custom parameter: a GB/T 2260 division code inside the user's reach (default: the user's reach)"),
                         ("status", "token", "yiwei custom parameter: raised | assigned | verified | responding | closed (comma for or)"),
+                    ]),
+                },
+                // cost alerts (防返贫监测预警)
+                {
+                    "type": "ChargeItem",
+                    "documentation": "Medical charges per visit for the cost alerts (防返贫监测预警). identifier urn:yiwei:visit-id (unique per performingOrganization: posting a visit again updates it), occurrenceDateTime the visit date, code urn:yiwei:visit-kind, priceOverride the total (CNY), extensions urn:yiwei:fhir:StructureDefinition:charge-insurance-paid, -out-of-pocket (required) and -policy-out-of-pocket (valueMoney). subject Patient/<id> or an identifier in urn:yiwei:id-card (an unknown person waits in the unmatched queue). Bad amounts or dates: 400 naming each field. A batch or transaction Bundle of POST ChargeItem at /fhir is stored in one database transaction. Search needs patient (audited).",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id> (required, or subject)"),
+                        ("subject", "reference", "Patient/<id>"),
+                        ("date", "date", "occurrenceDateTime, with eq, ge, gt, le, lt"),
+                    ]),
+                },
+                {
+                    "type": "Flag",
+                    "documentation": "Monthly cost alerts (防返贫监测预警) on a resident: status active while open or being checked, inactive once closed (meta.tag urn:yiwei:cost-alert-status open | checking | closed); code the rule (urn:yiwei:cost-alert-rule); period the window; extensions urn:yiwei:fhir:StructureDefinition:cost-alert-month, -amount, -threshold, -basis and -outcome. With patient: an audited read of the record; without: the alerts of the user's reach (one audited list read; masked names for the bureau).",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id>"),
+                        ("subject", "reference", "Patient/<id>"),
+                        ("date", "date", "The alert month, YYYY-MM"),
+                        ("status", "token", "yiwei custom parameter: open | checking | closed"),
                     ]),
                 },
                 {

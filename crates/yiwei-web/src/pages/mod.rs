@@ -4,6 +4,8 @@ pub mod admin;
 pub mod booking;
 pub mod codes;
 pub mod contract;
+// cost alerts (防返贫监测预警)
+pub mod cost_alert;
 pub mod division;
 pub mod exam;
 pub mod foodborne;

@@ -341,3 +341,89 @@ async fn a_village_doctor_registers_a_resident_finds_them_by_pinyin_and_the_resi
     save_screenshot(&c, "resident-me").await;
     c.close().await.expect("close");
 }
+
+// cost alerts (防返贫监测预警)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn township_staff_open_a_cost_alert_and_record_a_household_check() {
+    let Some(driver) = start_driver() else { return };
+    let app = TestApp::new("sqlite").await;
+    let (home, _) = crate::cost_alerts::setup(&app).await;
+    let base = serve(&app).await;
+    let c = connect(&driver).await;
+    log_in(&c, &base, "township.doctor").await;
+    c.goto(&format!("{base}/cost-alerts")).await.expect("list");
+    let list = c
+        .find(Locator::Id("alert-list"))
+        .await
+        .expect("alert list")
+        .text()
+        .await
+        .expect("text");
+    assert!(list.contains("韦秀英"), "{list}");
+    c.find(Locator::Css(&format!("a[href='/cost-alerts/{home}']")))
+        .await
+        .expect("alert link")
+        .click()
+        .await
+        .expect("click");
+    c.wait()
+        .for_element(Locator::Id("alert-charges"))
+        .await
+        .expect("the charges behind the alert");
+    save_screenshot(&c, "cost-alert").await;
+    // Submitting "not needed" without a note shows the message next to the note.
+    c.find(Locator::Css("#f-outcome option[value='not_needed']"))
+        .await
+        .expect("outcome")
+        .click()
+        .await
+        .expect("pick");
+    c.find(Locator::Id("check-submit"))
+        .await
+        .expect("submit")
+        .click()
+        .await
+        .expect("click");
+    c.wait()
+        .for_element(Locator::Id("err-note"))
+        .await
+        .expect("note required");
+    c.find(Locator::Css(
+        "#f-outcome option[value='assistance_applied']",
+    ))
+    .await
+    .expect("outcome")
+    .click()
+    .await
+    .expect("pick");
+    c.find(Locator::Id("f-note"))
+        .await
+        .expect("note")
+        .send_keys("已协助申请医疗救助")
+        .await
+        .expect("type");
+    c.find(Locator::Id("check-submit"))
+        .await
+        .expect("submit")
+        .click()
+        .await
+        .expect("click");
+    let outcome = c
+        .wait()
+        .for_element(Locator::Id("alert-outcome"))
+        .await
+        .expect("outcome shown")
+        .text()
+        .await
+        .expect("text");
+    assert!(outcome.contains("已申请医疗救助"), "{outcome}");
+    let checks = c
+        .find(Locator::Id("alert-checks"))
+        .await
+        .expect("checks")
+        .text()
+        .await
+        .expect("text");
+    assert!(checks.contains("已协助申请医疗救助"), "{checks}");
+    c.close().await.expect("close");
+}
