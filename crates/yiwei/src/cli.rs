@@ -96,6 +96,12 @@ enum Command {
     Backup { file: PathBuf },
     /// Restore FILE into an empty database
     Restore { file: PathBuf },
+    /// Maintained indicator figures (统计指标): refresh, close a period, differences
+    #[command(subcommand)]
+    Indicators(crate::indicators::IndicatorsCommand),
+    /// Reports built from the indicator figures
+    #[command(subcommand)]
+    Report(crate::indicators::ReportCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -441,6 +447,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                      over two years, {} work-list entries",
                     p.teams, p.contracts, p.enrolments, p.visits, p.due_rows
                 );
+                crate::indicators::refresh_demo(&store, &config).await?;
                 county.logins
             } else {
                 println!("the database already holds data: serving it as it is");
@@ -609,6 +616,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     s.evaluated, s.alarms, s.raised, s.existing, s.too_short
                 );
             }
+        }
+        Command::Indicators(command) => {
+            let store = open(&config).await?;
+            crate::indicators::command(&store, &config, command).await?;
+        }
+        Command::Report(command) => {
+            let store = open(&config).await?;
+            crate::indicators::report(&store, &config, command).await?;
         }
         Command::Jobs(JobsCommand::List) => {
             let store = open(&config).await?;

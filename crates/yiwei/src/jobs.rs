@@ -12,6 +12,8 @@
 //!   their own resident at once).
 //! - `booking_upkeep`: queue the reminders of bookings starting within a day, and expire
 //!   referrals no one answered in time (every 10 minutes; both idempotent).
+//! - `indicator_refresh`: recompute the maintained indicator figures of one period
+//!   (`crate::indicators`; queued daily from 02:00 for the open periods).
 
 use anyhow::Result;
 use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
@@ -127,6 +129,7 @@ pub async fn schedule(store: &Store, now: DateTime<Utc>, settings: &JobSettings)
         "{}",
     )
     .await?;
+    crate::indicators::schedule(store, now, settings).await?;
     Ok(())
 }
 
@@ -147,6 +150,9 @@ pub async fn run_due(store: &Store, worker: &str, settings: &JobSettings) -> Res
             WARNING_RUN => run_warning(store, &j.payload, settings).await,
             PROGRAMME_DUE => programme_due(store, settings).await,
             BOOKING_UPKEEP => booking_upkeep(store, settings).await,
+            crate::indicators::INDICATOR_REFRESH => {
+                crate::indicators::run_job(store, &j.payload, settings).await
+            }
             other => Err(anyhow::anyhow!(
                 "unknown job kind {other:?} (a newer yiwei may run it)"
             )),

@@ -13,5 +13,6 @@ pub mod demo_cases;
 pub mod demo_immunization;
 pub mod demo_programmes;
 pub mod import;
+pub mod indicators;
 pub mod jobs;
 pub mod warning;
