@@ -18,6 +18,7 @@ use crate::resident::{self, Resident};
 use crate::user::User;
 use crate::{Result, Store, StoreError, on_pool};
 
+pub mod indicators;
 pub mod programmes;
 
 /// Who is asking, and from where.

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod booking;
 pub mod codes;
 pub mod contract;
+pub mod dashboard;
 pub mod division;
 pub mod exam;
 pub mod foodborne;

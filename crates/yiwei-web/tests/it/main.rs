@@ -9,6 +9,7 @@ mod encounters;
 mod fhir_programmes;
 mod http;
 mod immunization;
+mod indicators;
 mod notifiable;
 mod programme_indicators;
 mod programmes;
