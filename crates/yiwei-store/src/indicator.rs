@@ -1054,3 +1054,18 @@ async fn fingerprint(store: &Store, source: &str, span: &Span) -> Result<String>
     }
     Ok(parts.join(";"))
 }
+
+/// The demo county only (`yiwei demo`, right after building it): date every record's
+/// registration (`created_at`) no later than `on`, so that the generated history of two
+/// years (visits, contracts, cases) has records to belong to as of each period's end. Real
+/// records keep the instant they were created; nothing else calls this.
+pub async fn date_demo_records(store: &Store, on: DateTime<Utc>) -> Result<u64> {
+    on_pool!(store, |pool| {
+        sqlx::query("UPDATE resident SET created_at = $1 WHERE created_at > $1")
+            .bind(on)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+    })
+    .map_err(Into::into)
+}

@@ -265,6 +265,8 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         // indicators
         .route("/dashboard", get(pages::dashboard::show))
         .route("/indicators/catalogue", get(pages::dashboard::catalogue))
+        .route("/reports/annual/{year}", get(pages::annual::show))
+        .route("/reports/annual/{year}/{file}", get(pages::annual::file))
         .route("/admin/audit", get(pages::admin::audit_log))
         .route("/admin/break-glass", get(pages::admin::grants))
         .fallback(not_found)

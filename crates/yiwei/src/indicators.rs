@@ -103,7 +103,17 @@ pub async fn refresh(
 /// has numbers at first start.
 pub async fn refresh_demo(store: &Store, config: &crate::config::Config) -> Result<()> {
     let web = config.to_web_config()?;
-    let periods = periods_for(None, local_today(web.utc_offset_hours))?;
+    let today = local_today(web.utc_offset_hours);
+    // The generated history starts before the build: the records must too.
+    let first = NaiveDate::from_ymd_opt(today.year() - 1, 1, 1).unwrap_or(today);
+    indicator::date_demo_records(
+        store,
+        first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
+            - Duration::hours(i64::from(web.utc_offset_hours)),
+    )
+    .await
+    .context("dating the demo records")?;
+    let periods = periods_for(None, today)?;
     let started = std::time::Instant::now();
     let outcome = refresh(store, &web.county, web.utc_offset_hours, &periods, false).await?;
     println!(
@@ -232,15 +242,67 @@ pub async fn run_job(store: &Store, payload: &str, settings: &JobSettings) -> Re
     Ok(())
 }
 
-/// Run a `report` subcommand.
+/// Run a `report` subcommand: refresh the year (unchanged periods are skipped; a closed
+/// year is only compared), then write the review as HTML, PDF, CSV and XLSX.
 pub async fn report(
-    _store: &Store,
-    _config: &crate::config::Config,
+    store: &Store,
+    config: &crate::config::Config,
     command: ReportCommand,
 ) -> Result<()> {
-    match command {
-        ReportCommand::Annual { year, .. } => {
-            bail!("the annual review of {year} is not built yet")
-        }
+    let ReportCommand::Annual { year, out } = command;
+    let web = config.to_web_config()?;
+    let out = out.unwrap_or_else(|| PathBuf::from("."));
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let started = std::time::Instant::now();
+    let today = local_today(web.utc_offset_hours);
+    let periods = periods_for(Some(&year.to_string()), today)?;
+    if periods.is_empty() {
+        bail!("{year} has not begun yet (today is {today})");
     }
+    refresh(store, &web.county, web.utc_offset_hours, &periods, false).await?;
+    let refreshed = started.elapsed();
+    let review = yiwei_web::pages::annual::load(
+        store,
+        &web.county,
+        year,
+        web.public_url.trim_end_matches('/'),
+        web.utc_offset_hours,
+    )
+    .await
+    .context("reading the figures")?;
+    let stem = out.join(format!("annual-{}-{year}", web.county.as_str()));
+    let write = |ext: &str, bytes: &[u8]| -> Result<PathBuf> {
+        let path = stem.with_extension(ext);
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(path)
+    };
+    let html = yiwei_web::pages::annual::to_html(&review).context("rendering the HTML")?;
+    let mut written = vec![
+        write("html", html.as_bytes())?,
+        write("csv", yiwei_web::pages::annual::to_csv(&review).as_bytes())?,
+        write(
+            "xlsx",
+            &yiwei_web::pages::annual::to_xlsx(&review).context("writing the XLSX")?,
+        )?,
+    ];
+    let pdf = yiwei_web::pages::annual::to_pdf(&review, &web.public_url);
+    let pdf_error = match pdf {
+        Ok(bytes) => {
+            written.push(write("pdf", &bytes)?);
+            None
+        }
+        Err(e) => Some(e),
+    };
+    for p in &written {
+        println!("wrote {}", p.display());
+    }
+    println!(
+        "annual review {year}: refresh {:.1} s, total {:.1} s",
+        refreshed.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(e) = pdf_error {
+        bail!("the PDF was not written: {e}");
+    }
+    Ok(())
 }

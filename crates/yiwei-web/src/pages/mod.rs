@@ -1,6 +1,7 @@
 //! Server-rendered pages. Each handler extracts, calls the store, and renders a template.
 
 pub mod admin;
+pub mod annual;
 pub mod booking;
 pub mod codes;
 pub mod contract;

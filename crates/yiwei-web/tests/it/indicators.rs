@@ -186,3 +186,96 @@ async fn the_figures_come_as_json_and_as_measure_reports() {
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     }
 }
+
+#[tokio::test]
+async fn the_annual_review_renders_and_downloads_in_four_formats() {
+    for backend in backends() {
+        let app = TestApp::new(backend).await;
+        let year = refresh(&app.store).await;
+        let mut analyst = app.client();
+        analyst.login("analyst").await;
+        let page = analyst.get(&format!("/reports/annual/{year}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{backend}: {}", page.body);
+        for section in [
+            "records",
+            "family_doctors",
+            "public_health",
+            "disease_control",
+            "medical_community",
+            "imaging",
+            "poverty_alert",
+        ] {
+            assert!(
+                page.body.contains(&format!("id=\"annual-{section}\"")),
+                "{section}"
+            );
+        }
+        // Every figure links to its definition; pending sections say so, without zeros.
+        assert!(
+            page.body
+                .contains("href=\"/indicators/catalogue#records_held\"")
+        );
+        let imaging = &page.body[page.body.find("id=\"annual-imaging_studies\"").unwrap()..];
+        let imaging = &imaging[..imaging.find("</tr>").unwrap()];
+        assert!(imaging.contains("数据来源建设中"), "{imaging}");
+        assert!(!imaging.contains(">0<"), "{imaging}");
+        assert!(
+            page.body.contains("全年居民电子健康档案建档数4"),
+            "review prose"
+        );
+
+        let csv = analyst
+            .get(&format!("/reports/annual/{year}/figures.csv"))
+            .await;
+        assert_eq!(csv.status, StatusCode::OK);
+        let line = csv
+            .body
+            .lines()
+            .find(|l| l.starts_with("records,records_held,"))
+            .expect("the records line");
+        assert!(
+            line.contains(&format!(",{year},451226,4,0,4,count,")),
+            "{line}"
+        );
+        let pending = csv
+            .body
+            .lines()
+            .find(|l| l.contains(",cost_alerts,"))
+            .expect("cost alerts line");
+        assert!(pending.contains("Source pending"), "{pending}");
+
+        let xlsx = analyst
+            .get(&format!("/reports/annual/{year}/figures.xlsx"))
+            .await;
+        assert_eq!(xlsx.status, StatusCode::OK);
+        assert!(xlsx.body.starts_with("PK"), "a zip container");
+
+        let pdf = analyst
+            .get(&format!("/reports/annual/{year}/review.pdf"))
+            .await;
+        if std::path::Path::new("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc").exists() {
+            assert_eq!(pdf.status, StatusCode::OK);
+            assert!(pdf.body.starts_with("%PDF"), "a PDF");
+        } else {
+            assert_eq!(pdf.status, StatusCode::SERVICE_UNAVAILABLE);
+        }
+        assert_eq!(
+            analyst
+                .get(&format!("/reports/annual/{year}/other.txt"))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            analyst.get("/reports/annual/20x5").await.status,
+            StatusCode::BAD_REQUEST
+        );
+        // The county's review is outside a village doctor's reach.
+        let mut doctor = app.client();
+        doctor.login("village.doctor").await;
+        assert_eq!(
+            doctor.get(&format!("/reports/annual/{year}")).await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+}
