@@ -215,6 +215,16 @@ enum BenchCommand {
         #[arg(long)]
         year: Option<i32>,
     },
+    /// Time the indicator targets on a county built with `yiwei demo --residents N
+    /// --no-serve`: full refresh of a year, the county dashboard, the annual review
+    Indicators {
+        /// Year (default: last year)
+        #[arg(long)]
+        year: Option<i32>,
+        /// Dashboard loads to time
+        #[arg(long, default_value_t = 50)]
+        requests: usize,
+    },
     /// Concurrent clients booking a small set of slots on a fresh database: no double
     /// booking, capacity kept, throughput and latency (issue 7)
     Booking {
@@ -674,6 +684,27 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 database_url: config.database_url.clone(),
             };
             let report = crate::bench::residents(&store, &opts, &serve).await?;
+            store.close().await;
+            println!("{report}");
+        }
+        Command::Bench(BenchCommand::Indicators { year, requests }) => {
+            let store = open(&config).await?;
+            let web = config.to_web_config()?;
+            let command: Vec<String> = std::iter::once("yiwei".to_owned())
+                .chain(std::env::args().skip(1))
+                .collect();
+            let opts = crate::bench_indicators::Options {
+                year,
+                requests,
+                county: web.county.clone(),
+                utc_offset_hours: web.utc_offset_hours,
+                today: (yiwei_store::now()
+                    + chrono::Duration::hours(i64::from(web.utc_offset_hours)))
+                .date_naive(),
+                public_url: web.public_url.clone(),
+                command: command.join(" "),
+            };
+            let report = crate::bench_indicators::indicators(&store, &opts).await?;
             store.close().await;
             println!("{report}");
         }
