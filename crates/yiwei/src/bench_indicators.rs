@@ -175,5 +175,13 @@ pub async fn indicators(store: &Store, opts: &Options) -> Result<String> {
         review_time.as_secs_f64(),
         met(review_time < Duration::from_secs(60))
     ));
+    out.push_str(&format!(
+        "\nFull refresh by source (seconds over the 17 periods; programme indicators are kept per year only): {}\n",
+        full.timings
+            .iter()
+            .map(|(s, d)| format!("{s} {:.1}", d.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
     Ok(out)
 }
