@@ -18,6 +18,7 @@ use crate::resident::{self, Resident};
 use crate::user::User;
 use crate::{Result, Store, StoreError, on_pool};
 
+pub mod indicators;
 pub mod programmes;
 // cost alerts (防返贫监测预警)
 pub mod cost_alert;

@@ -953,6 +953,37 @@ const TABLES: &[Table] = &[
         identity: false,
         columns: &[("id", Int), ("seq", Int), ("hash", Bytes)],
     },
+    // indicators: the published figures (a closed period's cannot be recomputed from
+    // edited facts) and the closing records
+    Table {
+        name: "indicator_value",
+        key: "id",
+        key_kind: Int,
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("indicator", Text),
+            ("period", Text),
+            ("division_code", Text),
+            ("breakdown", Text),
+            ("numerator", Int),
+            ("denominator", Int),
+            ("computed_at", Time),
+            ("source_version", Text),
+        ],
+    },
+    Table {
+        name: "period_close",
+        key: "period",
+        key_kind: Text,
+        identity: false,
+        columns: &[
+            ("period", Text),
+            ("closed_at", Time),
+            ("closed_by", Int),
+            ("note", Text),
+        ],
+    },
 ];
 
 /// Tables deliberately left out of backups: sessions (a restore logs everyone out), the
@@ -968,6 +999,9 @@ pub const NOT_BACKED_UP: &[&str] = &[
     "resident_name_key",
     "programme_due",
     "case_count",
+    // indicators: refresh bookkeeping and the latest differences, rebuilt by a refresh
+    "indicator_refresh",
+    "indicator_difference",
 ];
 
 /// Names and columns of every backed-up table, for the schema check in the tests.

@@ -25,6 +25,7 @@ pub mod encounter;
 mod error;
 pub mod immunization;
 pub mod import;
+pub mod indicator;
 pub mod job;
 pub mod migrate;
 pub mod notifiable;

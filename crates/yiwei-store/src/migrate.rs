@@ -70,6 +70,12 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "cost_alert",
         include_str!("../migrations/sqlite/0014_cost_alert.sql"),
     ),
+    // indicators
+    (
+        15,
+        "indicators",
+        include_str!("../migrations/sqlite/0015_indicators.sql"),
+    ),
     (
         17,
         "exam_corrections",
@@ -140,6 +146,12 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         14,
         "cost_alert",
         include_str!("../migrations/postgres/0014_cost_alert.sql"),
+    ),
+    // indicators
+    (
+        15,
+        "indicators",
+        include_str!("../migrations/postgres/0015_indicators.sql"),
     ),
     (
         17,

@@ -490,6 +490,40 @@ pub async fn report(
     })
 }
 
+/// Every programme indicator per village inside `root` (the village of each resident's
+/// current record) for `period`: the grain `crate::indicator` keeps as maintained
+/// aggregates. The same evaluation as [`report`], in one pass over the subtree.
+pub async fn by_village(
+    store: &Store,
+    root: &DivisionCode,
+    period: IndicatorPeriod,
+    config: &IndicatorConfig,
+) -> Result<(Vec<Indicator>, BTreeMap<String, Vec<Figure>>)> {
+    let edition = edition_for(period.to);
+    let indicators = indicator::catalogue(config, &edition);
+    let width = indicators.len();
+    let mut sums: BTreeMap<String, Vec<Figure>> = BTreeMap::new();
+    run(
+        store,
+        root,
+        period,
+        config,
+        &edition,
+        &indicators,
+        |c, counts| {
+            let row = sums
+                .entry(c.division.clone())
+                .or_insert_with(|| vec![Figure::default(); width]);
+            for (f, count) in row.iter_mut().zip(counts) {
+                f.numerator += u64::from(count.numerator);
+                f.denominator += u64::from(count.denominator);
+            }
+        },
+    )
+    .await?;
+    Ok((indicators, sums))
+}
+
 /// The residents inside `root` in `part` of indicator `code` for `period`, by resident id,
 /// `limit` from `offset`, with the total.
 #[expect(

@@ -145,14 +145,17 @@ pub async fn division_summary(
         healthz,
         me,
         division_summary,
-        crate::pages::programme_indicator::api
+        crate::pages::programme_indicator::api,
+        crate::pages::dashboard::api
     ),
     components(schemas(
         Health,
         Me,
         DivisionSummary,
         ChildSummary,
-        crate::pages::programme_indicator::ApiIndicators
+        crate::pages::programme_indicator::ApiIndicators,
+        crate::pages::dashboard::ApiFigures,
+        crate::pages::dashboard::ApiFigure
     )),
     modifiers(&BearerAuth)
 )]

@@ -291,6 +291,11 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/referrals/new", get(pages::referral::new_form))
         .route("/referrals/{id}", get(pages::referral::show))
         .route("/referrals/{id}/move", post(pages::referral::move_referral))
+        // indicators
+        .route("/dashboard", get(pages::dashboard::show))
+        .route("/indicators/catalogue", get(pages::dashboard::catalogue))
+        .route("/reports/annual/{year}", get(pages::annual::show))
+        .route("/reports/annual/{year}/{file}", get(pages::annual::file))
         .route("/admin/audit", get(pages::admin::audit_log))
         .route("/admin/break-glass", get(pages::admin::grants))
         .fallback(not_found)
@@ -373,11 +378,14 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/CarePlan/{id}", get(fhir::care_plan::read))
         .route("/Task", get(fhir::referral::search_tasks))
         .route("/Task/{id}", get(fhir::referral::read_tasks))
+        .route("/MeasureReport", get(fhir::measure_report::search))
+        .route("/MeasureReport/{id}", get(fhir::measure_report::read))
         .fallback(fhir_unknown);
     Router::new()
         .merge(pages)
         .nest("/fhir", fhir)
         .route("/api/v1/me", get(api::me))
+        .route("/api/v1/indicators", get(pages::dashboard::api))
         .route("/api/v1/divisions/{code}", get(api::division_summary))
         .route(
             "/api/v1/indicators/programmes",

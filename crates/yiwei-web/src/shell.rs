@@ -60,6 +60,7 @@ pub fn nav_for(user: &User, path: &str) -> Vec<NavItem> {
             items.push(("/worklist", "nav.worklist"));
         }
         items.push(("/residents/quality", "nav.quality"));
+        items.push(("/dashboard", "nav.dashboard"));
         items.push(("/indicators/programmes", "nav.programme_indicators"));
         items.push(("/warnings", "nav.warnings"));
         items.push(("/cdc/statistics", "nav.case_stats"));

@@ -99,6 +99,12 @@ enum Command {
     Backup { file: PathBuf },
     /// Restore FILE into an empty database
     Restore { file: PathBuf },
+    /// Maintained indicator figures (统计指标): refresh, close a period, differences
+    #[command(subcommand)]
+    Indicators(crate::indicators::IndicatorsCommand),
+    /// Reports built from the indicator figures
+    #[command(subcommand)]
+    Report(crate::indicators::ReportCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -241,6 +247,16 @@ enum BenchCommand {
         /// Indicator year (default: last year)
         #[arg(long)]
         year: Option<i32>,
+    },
+    /// Time the indicator targets on a county built with `yiwei demo --residents N
+    /// --no-serve`: full refresh of a year, the county dashboard, the annual review
+    Indicators {
+        /// Year (default: last year)
+        #[arg(long)]
+        year: Option<i32>,
+        /// Dashboard loads to time
+        #[arg(long, default_value_t = 50)]
+        requests: usize,
     },
     /// Concurrent clients booking a small set of slots on a fresh database: no double
     /// booking, capacity kept, throughput and latency (issue 7)
@@ -491,6 +507,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                      over two years, {} work-list entries",
                     p.teams, p.contracts, p.enrolments, p.visits, p.due_rows
                 );
+                crate::indicators::refresh_demo(&store, &config).await?;
                 county.logins
             } else {
                 println!("the database already holds data: serving it as it is");
@@ -751,6 +768,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
         }
+        Command::Indicators(command) => {
+            let store = open(&config).await?;
+            crate::indicators::command(&store, &config, command).await?;
+        }
+        Command::Report(command) => {
+            let store = open(&config).await?;
+            crate::indicators::report(&store, &config, command).await?;
+        }
         Command::Jobs(JobsCommand::List) => {
             let store = open(&config).await?;
             for j in yiwei_store::job::recent(&store, 50).await? {
@@ -800,6 +825,27 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 database_url: config.database_url.clone(),
             };
             let report = crate::bench::residents(&store, &opts, &serve).await?;
+            store.close().await;
+            println!("{report}");
+        }
+        Command::Bench(BenchCommand::Indicators { year, requests }) => {
+            let store = open(&config).await?;
+            let web = config.to_web_config()?;
+            let command: Vec<String> = std::iter::once("yiwei".to_owned())
+                .chain(std::env::args().skip(1))
+                .collect();
+            let opts = crate::bench_indicators::Options {
+                year,
+                requests,
+                county: web.county.clone(),
+                utc_offset_hours: web.utc_offset_hours,
+                today: (yiwei_store::now()
+                    + chrono::Duration::hours(i64::from(web.utc_offset_hours)))
+                .date_naive(),
+                public_url: web.public_url.clone(),
+                command: command.join(" "),
+            };
+            let report = crate::bench_indicators::indicators(&store, &opts).await?;
             store.close().await;
             println!("{report}");
         }

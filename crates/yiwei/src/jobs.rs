@@ -15,6 +15,8 @@
 //! - `cost_alerts`: the monthly cost alerts (防返贫监测预警, `crate::cost_alert`) of last
 //!   month, queued from `cost_alerts.run_day`/`run_hour` local time; the dedup key is the
 //!   month, and a rerun of a month adds only alerts that were not there.
+//! - `indicator_refresh`: recompute the maintained indicator figures of one period
+//!   (`crate::indicators`; queued daily from 02:00 for the open periods).
 
 use anyhow::Result;
 use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
@@ -171,6 +173,7 @@ pub async fn schedule(store: &Store, now: DateTime<Utc>, settings: &JobSettings)
         "{}",
     )
     .await?;
+    crate::indicators::schedule(store, now, settings).await?;
     Ok(())
 }
 
@@ -192,6 +195,9 @@ pub async fn run_due(store: &Store, worker: &str, settings: &JobSettings) -> Res
             PROGRAMME_DUE => programme_due(store, settings).await,
             BOOKING_UPKEEP => booking_upkeep(store, settings).await,
             COST_ALERTS => run_cost_alerts(store, &j.payload, settings).await,
+            crate::indicators::INDICATOR_REFRESH => {
+                crate::indicators::run_job(store, &j.payload, settings).await
+            }
             other => Err(anyhow::anyhow!(
                 "unknown job kind {other:?} (a newer yiwei may run it)"
             )),

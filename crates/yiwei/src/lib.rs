@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod bench_booking;
 pub mod bench_cost_alert;
+pub mod bench_indicators;
 pub mod bench_programme;
 pub mod bench_services;
 pub mod cli;
@@ -19,6 +20,7 @@ pub mod demo_immunization;
 pub mod demo_programmes;
 pub mod import;
 pub mod import_charges;
+pub mod indicators;
 pub mod jobs;
 pub mod text_encoding;
 pub mod warning;

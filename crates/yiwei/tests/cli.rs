@@ -638,3 +638,57 @@ fn a_charges_import_keeps_unknown_patients_refuses_bad_rows_and_is_idempotent() 
     }
     verify(&data);
 }
+
+// indicators
+#[test]
+fn indicators_refresh_close_and_the_annual_review_from_the_command_line() {
+    let scratch = Scratch::new();
+    let data = scratch.data("county");
+    let built = small_demo(&data);
+    assert!(built.contains("indicator figures:"), "{built}");
+    let last_year = chrono::Datelike::year(&chrono::Utc::now()) - 1;
+    let year = last_year.to_string();
+    // Nothing changed since the demo's refresh: everything is skipped.
+    let again = succeeds(run(yiwei(
+        &data,
+        &["indicators", "refresh", "--period", &year],
+    )));
+    assert!(again.contains("computed 0,"), "{again}");
+    let err = fails_with(
+        run(yiwei(
+            &data,
+            &["indicators", "refresh", "--period", "2025-13"],
+        )),
+        1,
+    );
+    assert!(err.contains("2025-Q1"), "{err}");
+    succeeds(run(yiwei(&data, &["indicators", "close", &year])));
+    let forced = succeeds(run(yiwei(
+        &data,
+        &["indicators", "refresh", "--period", &year, "--force"],
+    )));
+    assert!(
+        forced.contains("figures written 0, differences in closed periods 0"),
+        "a closed year reproduces: {forced}"
+    );
+    let out = scratch.file("review");
+    let wrote = succeeds(run(yiwei(
+        &data,
+        &[
+            "report",
+            "annual",
+            "--year",
+            &year,
+            "--out",
+            out.to_str().expect("utf-8 path"),
+        ],
+    )));
+    for ext in ["html", "csv", "xlsx", "pdf"] {
+        let file = out.join(format!("annual-451226-{year}.{ext}"));
+        assert!(file.exists(), "{ext}: {wrote}");
+    }
+    let html =
+        std::fs::read_to_string(out.join(format!("annual-451226-{year}.html"))).expect("html");
+    assert!(html.contains("/indicators/catalogue#records_held"));
+    assert!(html.contains("数据来源建设中"));
+}

@@ -39,6 +39,7 @@ mod empi_weights;
 mod encounters;
 mod immunization;
 mod import;
+mod indicators;
 mod jobs;
 mod notifiable;
 mod programme_indicators;

@@ -21,6 +21,7 @@ pub mod episode_of_care;
 pub mod flag;
 pub mod immunization;
 pub mod location;
+pub mod measure_report;
 pub mod observation;
 pub mod organization;
 pub mod patient;
@@ -544,6 +545,16 @@ pub fn capability_statement(base: &str) -> Value {
                         ("code", "token", "[urn:yiwei:programme|]<programme code> (comma for or)"),
                         ("period", "date", "restriction.period (the window) overlaps, with eq, ge, gt, le, lt"),
                         ("owner", "reference", "Organization/<your institution>: the incoming referral queue instead (ids referral-<n>, focus the ServiceRequest); only with status"),
+                    ]),
+                },
+                {
+                    "type": "MeasureReport",
+                    "documentation": "Indicator figures (summary) from the maintained aggregates: one report per indicator for a division and period; id <indicator>.<period>.<division>. Aggregates only; the division must be inside the user's reach.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("measure", "token", "Indicator code or <base>/Measure/<code> (comma for or); default every maintained indicator"),
+                        ("period", "date", "2025, 2025-Q1 or 2025-03 (default this year)"),
+                        ("subject", "reference", "Location/<division code> (default the user's reach)"),
                     ]),
                 }
             ]

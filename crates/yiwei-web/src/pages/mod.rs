@@ -1,11 +1,13 @@
 //! Server-rendered pages. Each handler extracts, calls the store, and renders a template.
 
 pub mod admin;
+pub mod annual;
 pub mod booking;
 pub mod codes;
 pub mod contract;
 // cost alerts (防返贫监测预警)
 pub mod cost_alert;
+pub mod dashboard;
 pub mod division;
 pub mod exam;
 pub mod foodborne;

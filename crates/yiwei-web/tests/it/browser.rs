@@ -427,3 +427,80 @@ async fn township_staff_open_a_cost_alert_and_record_a_household_check() {
     assert!(checks.contains("已协助申请医疗救助"), "{checks}");
     c.close().await.expect("close");
 }
+
+// indicators
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_analyst_opens_the_dashboard_and_drills_into_a_figure() {
+    let Some(driver) = start_driver() else { return };
+    let app = TestApp::new("sqlite").await;
+    crate::indicators::refresh(&app.store).await;
+    let base = serve(&app).await;
+    let c = connect(&driver).await;
+    log_in(&c, &base, "analyst").await;
+    c.goto(&format!("{base}/dashboard"))
+        .await
+        .expect("dashboard");
+    let tile = c
+        .find(Locator::Id("tile-records_held"))
+        .await
+        .expect("records tile");
+    assert!(tile.text().await.expect("text").contains('4'));
+    save_screenshot(&c, "dashboard-county").await;
+    // The township's square on the cartogram opens its dashboard.
+    c.find(Locator::Css("svg.cartogram a"))
+        .await
+        .expect("a township square")
+        .click()
+        .await
+        .expect("click");
+    c.wait()
+        .for_element(Locator::XPath("//h1[contains(., '思恩镇')]"))
+        .await
+        .expect("the township's dashboard");
+    let township = c
+        .find(Locator::Id("tile-records_held"))
+        .await
+        .expect("township tile")
+        .text()
+        .await
+        .expect("text");
+    assert!(township.contains('3'), "{township}");
+    // The figure's number opens the list behind it through the records page's own gate:
+    // an analyst sees aggregates only, so the list is refused there, not here.
+    c.find(Locator::Css("#tile-records_held a.drill"))
+        .await
+        .expect("drill link")
+        .click()
+        .await
+        .expect("click");
+    let status = c
+        .find(Locator::Id("error-status"))
+        .await
+        .expect("the records page decides")
+        .text()
+        .await
+        .expect("text");
+    assert!(status.starts_with("403"), "{status}");
+    // The figure's name opens its definition.
+    c.goto(&format!("{base}/dashboard?division=451226100"))
+        .await
+        .expect("back");
+    c.find(Locator::Css("#tile-contract_coverage a.tile-name"))
+        .await
+        .expect("definition link")
+        .click()
+        .await
+        .expect("click");
+    let definition = c
+        .find(Locator::Id("contract_coverage"))
+        .await
+        .expect("the definition")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        definition.contains("家庭医生签约服务覆盖率"),
+        "{definition}"
+    );
+    c.close().await.expect("close");
+}

@@ -10,6 +10,7 @@ mod encounters;
 mod fhir_programmes;
 mod http;
 mod immunization;
+mod indicators;
 mod notifiable;
 mod practitioners;
 mod programme_indicators;
