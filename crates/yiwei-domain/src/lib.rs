@@ -24,6 +24,7 @@ pub mod ehr_quality;
 pub mod empi;
 pub mod exam;
 pub mod id_card;
+pub mod imaging;
 pub mod key_group;
 pub mod lockout;
 pub mod mask;

@@ -22,6 +22,7 @@ pub mod division;
 pub mod empi;
 pub mod encounter;
 mod error;
+pub mod imaging;
 pub mod immunization;
 pub mod import;
 pub mod job;

@@ -64,6 +64,12 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "foodborne_review",
         include_str!("../migrations/sqlite/0012_foodborne_review.sql"),
     ),
+    // imaging
+    (
+        13,
+        "imaging",
+        include_str!("../migrations/sqlite/0013_imaging.sql"),
+    ),
 ];
 
 /// (version, name, SQL) for PostgreSQL.
@@ -123,6 +129,12 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         12,
         "foodborne_review",
         include_str!("../migrations/postgres/0012_foodborne_review.sql"),
+    ),
+    // imaging
+    (
+        13,
+        "imaging",
+        include_str!("../migrations/postgres/0013_imaging.sql"),
     ),
 ];
 

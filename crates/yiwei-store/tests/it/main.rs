@@ -36,6 +36,7 @@ mod contracts;
 mod crypto;
 mod empi_weights;
 mod encounters;
+mod imaging;
 mod immunization;
 mod import;
 mod jobs;
