@@ -20,6 +20,7 @@ use crate::{Result, Store, StoreError, on_pool};
 
 pub mod imaging;
 pub mod programmes;
+pub mod recognition;
 
 /// Who is asking, and from where.
 #[derive(Clone, Debug)]

@@ -872,6 +872,105 @@ const TABLES: &[Table] = &[
             ("expires_at", Time),
         ],
     },
+    // recognition (reports, 互认, share links)
+    Table {
+        name: "imaging_report",
+        key: "id",
+        key_kind: Int,
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("study_id", Int),
+            ("resident_id", Int),
+            ("version", Int),
+            ("status", Text),
+            ("findings", Text),
+            ("impression", Text),
+            ("amend_reason", Text),
+            ("ai_model", Text),
+            ("author_id", Int),
+            ("signer_id", Int),
+            ("signed_at", Time),
+            ("created_at", Time),
+            ("updated_at", Time),
+        ],
+    },
+    Table {
+        name: "recognition_item",
+        key: "code",
+        key_kind: Text,
+        identity: false,
+        columns: &[
+            ("code", Text),
+            ("name_zh", Text),
+            ("name_en", Text),
+            ("modality", Text),
+            ("body_part", Text),
+            ("validity_days", Int),
+            ("price_fen", Int),
+            ("patient_share_permille", Int),
+            ("active", Bool),
+        ],
+    },
+    Table {
+        name: "recognition_accreditation",
+        key: "id",
+        key_kind: Int,
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("item_code", Text),
+            ("institution_id", Int),
+            ("hr_scope", Text),
+        ],
+    },
+    Table {
+        name: "recognition",
+        key: "id",
+        key_kind: Int,
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("resident_id", Int),
+            ("division_code", Text),
+            ("item_code", Text),
+            ("prior_study_id", Int),
+            ("performing_institution_id", Int),
+            ("ordering_institution_id", Int),
+            ("context", Text),
+            ("context_id", Int),
+            ("decision", Text),
+            ("reason", Text),
+            ("note", Text),
+            ("hr_scope", Text),
+            ("price_fen", Int),
+            ("saved_patient_fen", Int),
+            ("saved_institution_fen", Int),
+            ("clinician_id", Int),
+            ("decided_at", Time),
+            ("period", Text),
+        ],
+    },
+    Table {
+        name: "imaging_share_link",
+        key: "id",
+        key_kind: Int,
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("study_id", Int),
+            ("resident_id", Int),
+            ("token_hash", Bytes),
+            ("pin_hash", Bytes),
+            ("failures", Int),
+            ("n_opens", Int),
+            ("created_by", Int),
+            ("created_at", Time),
+            ("expires_at", Time),
+            ("revoked_at", Time),
+            ("last_opened_at", Time),
+        ],
+    },
     Table {
         name: "audit_log",
         key: "seq",
@@ -1227,6 +1326,11 @@ pub async fn restore(
     let reader = BufReader::new(file);
     let mut tx = store.begin().await?;
     on_tx!(&mut tx, |conn| sqlx::query("DELETE FROM audit_head")
+        .execute(&mut *conn)
+        .await
+        .map(|_| ()))?;
+    // recognition: the migration seeds a default catalogue; the backup holds the county's.
+    on_tx!(&mut tx, |conn| sqlx::query("DELETE FROM recognition_item")
         .execute(&mut *conn)
         .await
         .map(|_| ()))?;

@@ -70,6 +70,12 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "imaging",
         include_str!("../migrations/sqlite/0013_imaging.sql"),
     ),
+    // recognition (reports, 互认, share links)
+    (
+        16,
+        "recognition",
+        include_str!("../migrations/sqlite/0016_recognition.sql"),
+    ),
 ];
 
 /// (version, name, SQL) for PostgreSQL.
@@ -135,6 +141,12 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         13,
         "imaging",
         include_str!("../migrations/postgres/0013_imaging.sql"),
+    ),
+    // recognition (reports, 互认, share links)
+    (
+        16,
+        "recognition",
+        include_str!("../migrations/postgres/0016_recognition.sql"),
     ),
 ];
 

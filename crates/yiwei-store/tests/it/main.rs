@@ -44,6 +44,7 @@ mod notifiable;
 mod programme_indicators;
 mod programmes;
 mod quality;
+mod recognition;
 mod residents;
 mod schema;
 mod sessions;
