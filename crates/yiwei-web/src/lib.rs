@@ -262,6 +262,31 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/referrals/new", get(pages::referral::new_form))
         .route("/referrals/{id}", get(pages::referral::show))
         .route("/referrals/{id}/move", post(pages::referral::move_referral))
+        // recognition: reports, 互认, patients' phone access and share links
+        .route(
+            "/residents/{id}/orders/new",
+            get(pages::recognition::order_form),
+        )
+        .route(
+            "/residents/{id}/orders/decide",
+            post(pages::recognition::decide),
+        )
+        .route("/recognition/stats", get(pages::recognition::stats))
+        .route(
+            "/imaging/studies/{id}/report",
+            get(pages::imaging_report::show).post(pages::imaging_report::submit),
+        )
+        .route("/me/imaging", get(pages::my_imaging::list))
+        .route("/me/imaging/{id}", get(pages::my_imaging::view))
+        .route("/me/imaging/{id}/share", post(pages::my_imaging::share))
+        .route(
+            "/me/imaging/links/{id}/revoke",
+            post(pages::my_imaging::revoke),
+        )
+        .route(
+            "/s/{token}",
+            get(pages::my_imaging::open_form).post(pages::my_imaging::open),
+        )
         .route("/admin/audit", get(pages::admin::audit_log))
         .route("/admin/break-glass", get(pages::admin::grants))
         .fallback(not_found)
@@ -341,6 +366,8 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/metrics", get(render_metrics))
         .route("/static/style.css", get(stylesheet))
         .route("/static/sign.js", get(pages::contract::sign_js))
+        // recognition
+        .route("/static/viewer.js", get(pages::my_imaging::viewer_js))
         .layer(middleware::from_fn(record_metrics))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(middleware::map_response(security_headers))

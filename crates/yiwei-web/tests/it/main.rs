@@ -12,5 +12,6 @@ mod immunization;
 mod notifiable;
 mod programme_indicators;
 mod programmes;
+mod recognition;
 mod records;
 mod support;
