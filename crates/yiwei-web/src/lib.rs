@@ -349,6 +349,9 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/Immunization/{id}", get(fhir::immunization::read))
         .route("/CarePlan", get(fhir::care_plan::search))
         .route("/CarePlan/{id}", get(fhir::care_plan::read))
+        // recognition
+        .route("/DiagnosticReport", get(fhir::diagnostic_report::search))
+        .route("/DiagnosticReport/{id}", get(fhir::diagnostic_report::read))
         .route("/Task", get(fhir::referral::search_tasks))
         .route("/Task/{id}", get(fhir::referral::read_tasks))
         .fallback(fhir_unknown);

@@ -14,6 +14,7 @@ pub mod care_plan;
 pub mod care_team;
 pub mod condition;
 pub mod detected_issue;
+pub mod diagnostic_report;
 pub mod encounter;
 pub mod episode_of_care;
 pub mod immunization;
@@ -482,6 +483,18 @@ pub fn capability_statement(base: &str) -> Value {
                         ("status", "token", "active | completed (comma for or)"),
                         ("category", "token", "[urn:yiwei:programme|]<programme code> (comma for or)"),
                         ("date", "date", "period overlaps, with eq, ge, gt, le, lt"),
+                    ]),
+                },
+                // recognition
+                {
+                    "type": "DiagnosticReport",
+                    "documentation": "Radiology reports (影像诊断报告), one resource per version: status registered (draft), preliminary (AI draft, extension urn:yiwei:ai-model), final, amended; conclusion the impression, presentedForm the findings as text/plain; imagingStudy the ImagingStudy. Reads are audited as reads of the study; a resident sees only signed versions. Search needs patient.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id> (required, or subject)"),
+                        ("subject", "reference", "Patient/<id>"),
+                        ("status", "token", "registered | preliminary | final | amended"),
+                        ("date", "date", "last change (signing) on a county date, with eq, ge, le"),
                     ]),
                 },
                 {
