@@ -309,11 +309,7 @@ pub type Part = (Vec<(String, String)>, Vec<u8>);
 
 /// Parse a whole body held in memory into (headers, body) parts, feeding it in chunks of
 /// `chunk` bytes (tests use odd sizes to cut boundaries anywhere).
-pub fn parse_all(
-    boundary: &str,
-    body: &[u8],
-    chunk: usize,
-) -> Result<Vec<Part>, MultipartError> {
+pub fn parse_all(boundary: &str, body: &[u8], chunk: usize) -> Result<Vec<Part>, MultipartError> {
     let mut p = Parser::new(boundary);
     let mut events = Vec::new();
     for piece in body.chunks(chunk.max(1)) {

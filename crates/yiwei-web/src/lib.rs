@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod dicomweb;
 pub mod error;
 pub mod fhir;
 pub mod i18n;
@@ -56,6 +57,8 @@ pub struct WebConfig {
     pub programmes: yiwei_store::programme::Catalogue,
     /// The reporting rules of notifiable diseases that are configuration.
     pub notifiable: yiwei_store::notifiable::Settings,
+    /// The imaging cloud: blob store and DICOMweb limits.
+    pub imaging: dicomweb::ImagingConfig,
 }
 
 /// Shared state of every handler.
@@ -343,6 +346,11 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/static/sign.js", get(pages::contract::sign_js))
         .layer(middleware::from_fn(record_metrics))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        // imaging: DICOMweb sets its own body limit, so it is nested after the general one
+        .nest(
+            "/dicom-web",
+            dicomweb::router(&state.config.imaging).layer(middleware::from_fn(record_metrics)),
+        )
         .layer(middleware::map_response(security_headers))
         .with_state(state)
 }
