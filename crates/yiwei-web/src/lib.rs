@@ -327,6 +327,9 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/Immunization/{id}", get(fhir::immunization::read))
         .route("/CarePlan", get(fhir::care_plan::search))
         .route("/CarePlan/{id}", get(fhir::care_plan::read))
+        // imaging
+        .route("/ImagingStudy", get(fhir::imaging_study::search))
+        .route("/ImagingStudy/{id}", get(fhir::imaging_study::read))
         .route("/Task", get(fhir::referral::search_tasks))
         .route("/Task/{id}", get(fhir::referral::read_tasks))
         .fallback(fhir_unknown);

@@ -297,6 +297,48 @@ async fn stow_keeps_good_instances_beside_bad_parts_and_qido_wado_serve_them() {
         assert_eq!(bulk.status, StatusCode::OK);
         assert!(bulk.body.len() > 16 * 16 * 2);
 
+        // FHIR ImagingStudy: by patient, date and modality, then read with its series.
+        let bundle = get(
+            &app,
+            &format!(
+                "/fhir/ImagingStudy?patient={}&date=ge2026-11-01&modality=CT",
+                app.fixture.home_resident
+            ),
+            &doctor,
+            None,
+        )
+        .await
+        .json();
+        assert_eq!(bundle["total"], 1, "{bundle}");
+        let resource = &bundle["entry"][0]["resource"];
+        assert_eq!(
+            resource["identifier"][0]["value"],
+            format!("urn:oid:{}", s.study_uid())
+        );
+        assert_eq!(
+            resource["subject"]["reference"],
+            format!("Patient/{}", app.fixture.home_resident)
+        );
+        let id = resource["id"].as_str().unwrap().to_owned();
+        let read = get(&app, &format!("/fhir/ImagingStudy/{id}"), &doctor, None)
+            .await
+            .json();
+        assert_eq!(read["series"].as_array().unwrap().len(), 2);
+        assert_eq!(read["series"][0]["instance"].as_array().unwrap().len(), 2);
+        assert_eq!(read["started"], "2026-11-20T10:15:00+08:00");
+        let none = get(
+            &app,
+            &format!(
+                "/fhir/ImagingStudy?patient={}&modality=MR",
+                app.fixture.home_resident
+            ),
+            &doctor,
+            None,
+        )
+        .await
+        .json();
+        assert_eq!(none["total"], 0);
+
         // Rendered: PNG on request, JPEG by default, a bad window refused.
         let base = format!(
             "/dicom-web/studies/{}/series/{}/instances/{}",
