@@ -265,6 +265,11 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/referrals/new", get(pages::referral::new_form))
         .route("/referrals/{id}", get(pages::referral::show))
         .route("/referrals/{id}/move", post(pages::referral::move_referral))
+        // imaging
+        .route("/imaging", get(pages::imaging::list))
+        .route("/imaging/queue", get(pages::imaging::queue))
+        .route("/imaging/studies/{id}", get(pages::imaging::show))
+        .route("/imaging/studies/{id}/link", post(pages::imaging::link))
         .route("/admin/audit", get(pages::admin::audit_log))
         .route("/admin/break-glass", get(pages::admin::grants))
         .fallback(not_found)

@@ -484,3 +484,70 @@ async fn unreachable_studies_are_refused_with_a_message_and_audited() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
     }
 }
+
+#[tokio::test]
+async fn the_staff_pages_list_show_and_link_studies() {
+    let app = TestApp::new("sqlite").await;
+    let modality = add_user(&app, "ct.room", Role::Radiologist, "H001", "451226").await;
+    let s = home_study(11).size(16, 16, 1);
+    let unknown = Synthetic::new(12).patient("Zhang^San", "M", "19700101");
+    let body = multipart::build(
+        BOUNDARY,
+        &[
+            ("application/dicom", &s.instance(0, 0)),
+            ("application/dicom", &unknown.instance(0, 0)),
+        ],
+    );
+    assert_eq!(
+        stow(&app, "/dicom-web/studies", Some(&modality), body)
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let mut client = app.client();
+    client.login("county.doctor").await;
+    let list = client.get("/imaging?name=%E9%9F%A6").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("韦秀英"), "{}", list.body);
+    assert!(!list.body.contains("Zhang San"));
+    let queue = client.get("/imaging/queue").await;
+    assert!(queue.body.contains("Zhang San"));
+    let id = queue
+        .body
+        .split("/imaging/studies/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let page = client.get(&format!("/imaging/studies/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("/thumbnail?accept=image/png"));
+    let csrf = page.csrf();
+    let linked = client
+        .post_form(
+            &format!("/imaging/studies/{id}/link"),
+            &[
+                ("csrf", &csrf),
+                ("resident", &app.fixture.own_resident.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(linked.status, StatusCode::SEE_OTHER);
+    let page = client.get(&format!("/imaging/studies/{id}")).await;
+    assert!(
+        page.body
+            .contains(&format!("/residents/{}", app.fixture.own_resident))
+    );
+    // The thumbnail is served to the browser session.
+    let thumb_url = page
+        .body
+        .split("src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .replace("&amp;", "&");
+    let thumb = client.get(&thumb_url).await;
+    assert_eq!(thumb.status, StatusCode::OK);
+    assert_eq!(thumb.headers[header::CONTENT_TYPE], "image/png");
+}
