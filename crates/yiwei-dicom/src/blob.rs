@@ -86,9 +86,12 @@ pub fn check_key(key: &str) -> Result<(), BlobError> {
     }
 }
 
-/// The key of an instance's file.
-pub fn instance_key(study_uid: &str, series_uid: &str, sop_uid: &str) -> String {
-    format!("{study_uid}/{series_uid}/{sop_uid}.dcm")
+/// The key of an instance's file: by UIDs and the first 16 hex digits of its SHA-256, so
+/// a re-send of the same bytes lands on the same object and a different instance under a
+/// reused SOP Instance UID never overwrites the stored one.
+pub fn instance_key(study_uid: &str, series_uid: &str, sop_uid: &str, sha256_hex: &str) -> String {
+    let digest: String = sha256_hex.chars().take(16).collect();
+    format!("{study_uid}/{series_uid}/{sop_uid}-{digest}.dcm")
 }
 
 /// Files under a folder (the default: `<data folder>/images`).

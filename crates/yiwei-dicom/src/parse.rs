@@ -185,6 +185,20 @@ pub fn extract(obj: &DefaultDicomObject, bytes: &[u8]) -> Result<Parsed, ParseEr
     })
 }
 
+/// The bytes of a top-level attribute's value (binary, or the fragments of encapsulated
+/// pixel data joined), for WADO-RS bulk data; `None` when absent or a sequence.
+pub fn bulk_value(bytes: &[u8], tag: Tag) -> Option<Vec<u8>> {
+    let obj = open(bytes).ok()?;
+    let element = obj.element_opt(tag).ok().flatten()?;
+    match element.value() {
+        dicom_core::value::Value::Primitive(p) => Some(p.to_bytes().into_owned()),
+        dicom_core::value::Value::PixelSequence(seq) => {
+            Some(seq.fragments().iter().flatten().copied().collect())
+        }
+        dicom_core::value::Value::Sequence(_) => None,
+    }
+}
+
 /// A UID is at most 64 characters of digits and dots, components without leading zeros
 /// (PS3.5 9.1). Path segments and STOW paths are checked with this before any lookup.
 pub fn is_uid(s: &str) -> bool {

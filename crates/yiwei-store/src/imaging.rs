@@ -8,8 +8,8 @@
 //! instance's DICOM JSON metadata). Readers of personal data here are `pub(crate)`; code
 //! outside the crate goes through `crate::access::imaging`, which checks reach and audits.
 //!
-//! Linking (`match_state`): an ID-card number among PatientID / OtherPatientIDs that hits a
-//! resident's hashed number links at once; otherwise the candidates found by name keys and
+//! Linking (`match_state`): an identifier among PatientID / OtherPatientIDs that hits a
+//! resident's hashed ID-card number links at once; otherwise the candidates found by name keys and
 //! birth date are scored with the county's matcher (`crate::empi::matcher`). At or above
 //! the link threshold the study is `linked`; in the grey band it is `review` with its
 //! candidates kept; with none it is `unmatched`. Review and unmatched studies wait in
@@ -721,13 +721,21 @@ pub struct MatchResult {
 pub async fn match_patient(store: &Store, new: &NewInstance) -> Result<MatchResult> {
     let id_card = id_card_of(new);
     let keys = store.keys();
-    if let Some(number) = &id_card {
-        let hash = keys.lookup_hash(Field::IdCard, number);
+    // Every identifier sent is tried against the residents' hashed ID-card numbers, not
+    // only the valid ones: a number mistyped once is usually stored mistyped everywhere,
+    // and a hospital number cannot hash to a resident's ID card by chance.
+    let hashes: Vec<Vec<u8>> = std::iter::once(new.patient_id.as_str())
+        .chain(new.other_patient_ids.iter().map(String::as_str))
+        .map(str::trim)
+        .filter(|v| v.len() >= 15)
+        .map(|v| keys.lookup_hash(Field::IdCard, v))
+        .collect();
+    for hash in &hashes {
         let hit: Option<i64> = on_pool!(store, |pool| {
             sqlx::query_scalar(
                 "SELECT id FROM resident WHERE id_card_hash = $1 AND merged_into IS NULL",
             )
-            .bind(&hash)
+            .bind(hash)
             .fetch_optional(pool)
             .await
         })?;

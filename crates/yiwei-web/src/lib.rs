@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod dicomweb;
 pub mod error;
 pub mod fhir;
 pub mod i18n;
@@ -56,6 +57,8 @@ pub struct WebConfig {
     pub programmes: yiwei_store::programme::Catalogue,
     /// The reporting rules of notifiable diseases that are configuration.
     pub notifiable: yiwei_store::notifiable::Settings,
+    /// The imaging cloud: blob store and DICOMweb limits.
+    pub imaging: dicomweb::ImagingConfig,
 }
 
 /// Shared state of every handler.
@@ -262,6 +265,11 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/referrals/new", get(pages::referral::new_form))
         .route("/referrals/{id}", get(pages::referral::show))
         .route("/referrals/{id}/move", post(pages::referral::move_referral))
+        // imaging
+        .route("/imaging", get(pages::imaging::list))
+        .route("/imaging/queue", get(pages::imaging::queue))
+        .route("/imaging/studies/{id}", get(pages::imaging::show))
+        .route("/imaging/studies/{id}/link", post(pages::imaging::link))
         // recognition: reports, 互认, patients' phone access and share links
         .route(
             "/residents/{id}/orders/new",
@@ -349,6 +357,9 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/Immunization/{id}", get(fhir::immunization::read))
         .route("/CarePlan", get(fhir::care_plan::search))
         .route("/CarePlan/{id}", get(fhir::care_plan::read))
+        // imaging
+        .route("/ImagingStudy", get(fhir::imaging_study::search))
+        .route("/ImagingStudy/{id}", get(fhir::imaging_study::read))
         // recognition
         .route("/DiagnosticReport", get(fhir::diagnostic_report::search))
         .route("/DiagnosticReport/{id}", get(fhir::diagnostic_report::read))
@@ -373,6 +384,11 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/static/viewer.js", get(pages::my_imaging::viewer_js))
         .layer(middleware::from_fn(record_metrics))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        // imaging: DICOMweb sets its own body limit, so it is nested after the general one
+        .nest(
+            "/dicom-web",
+            dicomweb::router(&state.config.imaging).layer(middleware::from_fn(record_metrics)),
+        )
         .layer(middleware::map_response(security_headers))
         .with_state(state)
 }

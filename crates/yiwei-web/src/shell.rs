@@ -81,6 +81,10 @@ pub fn nav_for(user: &User, path: &str) -> Vec<NavItem> {
         if role.reads_personal_records() {
             items.push(("/referrals", "nav.referrals"));
         }
+        // imaging
+        if role.reads_personal_records() {
+            items.push(("/imaging", "nav.imaging"));
+        }
         if role.administers() {
             items.push(("/admin/users", "nav.users"));
             items.push(("/admin/audit", "nav.audit"));

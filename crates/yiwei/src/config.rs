@@ -38,6 +38,8 @@ pub struct Config {
     pub notifiable: Notifiable,
     /// 预警: the daily early-warning run and the methods per disease.
     pub warning: crate::warning::WarningConfig,
+    /// 影像云: the blob store and upload limits.
+    pub imaging: crate::imaging::Imaging,
 }
 
 /// Reporting rules of notifiable diseases that are configuration (see
@@ -107,6 +109,7 @@ impl Default for Config {
             log: Log::default(),
             notifiable: Notifiable::default(),
             warning: crate::warning::WarningConfig::default(),
+            imaging: crate::imaging::Imaging::default(),
         }
     }
 }
@@ -154,6 +157,7 @@ impl std::fmt::Debug for Config {
             .field("log", &self.log)
             .field("notifiable", &self.notifiable)
             .field("warning", &self.warning)
+            .field("imaging", &self.imaging)
             .finish()
     }
 }
@@ -372,6 +376,7 @@ impl Config {
                 county: county.clone(),
                 foodborne_deadline_hours: self.notifiable.foodborne_deadline_hours,
             },
+            imaging: self.imaging.to_config(&self.data_dir)?,
         })
     }
 }

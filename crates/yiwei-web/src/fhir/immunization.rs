@@ -142,7 +142,9 @@ fn day_range(text: &str) -> Option<(NaiveDate, NaiveDate)> {
 }
 
 /// The window `[from, to)` of the `date` values.
-fn date_window(values: &[&str]) -> Result<(Option<NaiveDate>, Option<NaiveDate>), Outcome> {
+pub(crate) fn date_window(
+    values: &[&str],
+) -> Result<(Option<NaiveDate>, Option<NaiveDate>), Outcome> {
     let (mut from, mut to): (Option<NaiveDate>, Option<NaiveDate>) = (None, None);
     for value in values {
         let (prefix, rest) = match value.get(..2) {

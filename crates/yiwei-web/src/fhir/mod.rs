@@ -17,6 +17,7 @@ pub mod detected_issue;
 pub mod diagnostic_report;
 pub mod encounter;
 pub mod episode_of_care;
+pub mod imaging_study;
 pub mod immunization;
 pub mod location;
 pub mod observation;
@@ -471,6 +472,18 @@ pub fn capability_statement(base: &str) -> Value {
                         ("date", "date", "occurrenceDateTime, with eq, ge, gt, le, lt"),
                         ("vaccine-code", "token", "[urn:yiwei:vaccine|]<code> (comma for or)"),
                         ("status", "token", "completed | entered-in-error (comma for or)"),
+                    ]),
+                },
+                // imaging
+                {
+                    "type": "ImagingStudy",
+                    "documentation": "Studies of the imaging cloud (影像检查): identifier the Study Instance UID (urn:dicom:uid) and accession number (ACSN); modality in the DICOM code system; subject the Patient when the master patient index linked the study; series with instances (read only). The images themselves are served by DICOMweb at /dicom-web. Reads are audited; search needs patient.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id> (required, or subject)"),
+                        ("subject", "reference", "Patient/<id>"),
+                        ("date", "date", "yiwei alias of started (StudyDate), with eq, ge, gt, le, lt"),
+                        ("modality", "token", "A DICOM modality code (CT, MR, US, CR, DX …; comma for or)"),
                     ]),
                 },
                 {

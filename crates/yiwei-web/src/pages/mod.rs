@@ -8,6 +8,7 @@ pub mod division;
 pub mod exam;
 pub mod foodborne;
 pub mod home;
+pub mod imaging;
 pub mod imaging_report;
 pub mod immunization;
 pub mod login;

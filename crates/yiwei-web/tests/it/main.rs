@@ -5,6 +5,7 @@ mod booking;
 mod browser;
 mod cdc;
 mod contracts;
+mod dicomweb;
 mod encounters;
 mod fhir_programmes;
 mod http;
