@@ -16,6 +16,8 @@ pub mod generate;
 pub mod json;
 pub mod multipart;
 pub mod parse;
+// recognition: pixels for the AI reading hook
+pub mod reading;
 pub mod render;
 
 /// Transfer syntax UIDs yiwei names (PS3.6 Table A-1).

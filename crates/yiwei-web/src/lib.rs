@@ -295,6 +295,18 @@ pub fn app(store: Store, config: WebConfig) -> Router {
             "/s/{token}",
             get(pages::my_imaging::open_form).post(pages::my_imaging::open),
         )
+        .route(
+            "/s/{token}/images/{instance}",
+            get(pages::my_imaging::shared_image),
+        )
+        .route(
+            "/me/imaging/{id}/download",
+            get(pages::my_imaging::download),
+        )
+        .route(
+            "/imaging/studies/{id}/report/ai",
+            post(pages::imaging_report::run_ai),
+        )
         .route("/admin/audit", get(pages::admin::audit_log))
         .route("/admin/break-glass", get(pages::admin::grants))
         .fallback(not_found)

@@ -242,3 +242,91 @@ pub async fn submit(
         Err(e) => Err(e.into()),
     }
 }
+
+/// Run the shipped reading model (`yiwei_domain::reading::ImageStatistics`) on a study's
+/// representative image (the middle instance of its first series that decodes) and
+/// attach the findings as the study's AI draft. `Ok(None)` when the study already has a
+/// report or no readable image. Used by the radiologist's button and the demo.
+pub async fn ai_draft(
+    store: &yiwei_store::Store,
+    blobs: &dyn yiwei_dicom::blob::BlobStore,
+    study: &Study,
+) -> Result<Option<i64>, PageError> {
+    use yiwei_domain::reading::{Image, ImageStatistics, ReadingModel};
+    let (series, instances) = gate::shared_images(store, study).await?;
+    for se in &series {
+        let of_series: Vec<_> = instances.iter().filter(|i| i.series_id == se.id).collect();
+        let Some(instance) = of_series.get(of_series.len() / 2) else {
+            continue;
+        };
+        let bytes = yiwei_dicom::blob::get_bytes(blobs, &instance.blob_key)
+            .await
+            .map_err(|e| PageError::Internal(format!("blob: {e}")))?;
+        let modality = se.modality.clone();
+        let body_part = se.body_part.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            let obj = yiwei_dicom::parse::open(&bytes).ok()?;
+            let frame = yiwei_dicom::reading::grey_frame(&obj, 1).ok()?;
+            let image = Image {
+                rows: frame.rows,
+                columns: frame.columns,
+                pixels: &frame.pixels,
+                modality: &modality,
+                body_part: &body_part,
+                inverted: frame.inverted,
+            };
+            Some(ImageStatistics.read(&image))
+        })
+        .await
+        .map_err(|e| PageError::Internal(e.to_string()))?;
+        let Some(findings) = read else { continue };
+        let model = ImageStatistics.name();
+        let content = Content {
+            findings: findings.findings_text(model),
+            impression: findings.impression_text(),
+            amend_reason: String::new(),
+        };
+        return match gate::attach_ai_draft(store, study, model, &content).await {
+            Ok(id) => Ok(Some(id)),
+            Err(yiwei_store::access::AccessError::Store(yiwei_store::StoreError::Invalid(_))) => {
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        };
+    }
+    Ok(None)
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct AiForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /imaging/studies/{id}/report/ai`: a radiologist asks for an AI draft of a study
+/// that has no report yet.
+pub async fn run_ai(
+    State(state): State<AppState>,
+    Staff { ctx, user }: Staff,
+    Path(study_id): Path<i64>,
+    Form(form): Form<AiForm>,
+) -> Result<Response, PageError> {
+    ctx.check_csrf(&state, &form.csrf)?;
+    if user.role != Role::Radiologist {
+        return Err(PageError::Forbidden);
+    }
+    let v = viewer(&ctx, &user);
+    let (study, versions) = gate::report_of(&state.store, &v, study_id).await?;
+    let refused = |m: &str| PageError::BadRequest(m.to_owned());
+    if !versions.is_empty() {
+        return Err(refused(
+            "该检查已有报告，AI 初稿只用于尚无报告的检查 / the study already has a report: an AI draft is only made for a study without one",
+        ));
+    }
+    match ai_draft(&state.store, state.config.imaging.blobs.as_ref(), &study).await? {
+        Some(_) => Ok(Redirect::to(&format!("/imaging/studies/{study_id}/report")).into_response()),
+        None => Err(refused(
+            "没有可供阅片模型读取的灰度图像 / no grey image the reading model can read",
+        )),
+    }
+}

@@ -556,3 +556,113 @@ pub async fn viewer_js() -> Response {
     )
         .into_response()
 }
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ImageQuery {
+    #[serde(default)]
+    g: String,
+    #[serde(default)]
+    window: String,
+}
+
+/// A `window=center,width[,linear]` value (PS3.18 8.3.5.1.3), or none.
+fn window_of(value: &str) -> Result<Option<(f64, f64)>, PageError> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    let mut parts = value.split(',');
+    let center = parts.next().and_then(|c| c.trim().parse::<f64>().ok());
+    let width = parts.next().and_then(|w| w.trim().parse::<f64>().ok());
+    match (center, width) {
+        (Some(c), Some(w)) if w > 0.0 && c.is_finite() && w.is_finite() => Ok(Some((c, w))),
+        _ => Err(PageError::BadRequest(
+            "窗宽窗位格式为 中心,宽度 / window is center,width with a positive width".into(),
+        )),
+    }
+}
+
+/// `GET /s/{token}/images/{instance}?g=…[&window=c,w]`: one image of a shared study as
+/// PNG, for a browser that opened the link with its PIN (the grant `g`). No audit row per
+/// image: the opening was audited.
+pub async fn shared_image(
+    State(state): State<AppState>,
+    Path((token, instance_id)): Path<(String, i64)>,
+    axum::extract::Query(q): axum::extract::Query<ImageQuery>,
+) -> Result<Response, PageError> {
+    let window = window_of(&q.window)?;
+    let link = match gate::peek_share_link(&state.store, &token).await {
+        Ok(l) => l,
+        Err(ShareOpenError::Store(e)) => return Err(e.into()),
+        Err(e) => return Ok((share_status(&e), e.to_string()).into_response()),
+    };
+    let want = grant_for(&state, link.id);
+    let ok = want.len() == q.g.len()
+        && want
+            .bytes()
+            .zip(q.g.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !ok {
+        return Err(PageError::Forbidden);
+    }
+    let (_, study) = gate::shared_study(&state.store, link.id)
+        .await
+        .map_err(|e| match e {
+            ShareOpenError::Store(s) => PageError::from(s),
+            _ => PageError::Forbidden,
+        })?;
+    let (_, instances) = gate::shared_images(&state.store, &study).await?;
+    let instance = instances
+        .iter()
+        .find(|i| i.id == instance_id)
+        .ok_or(PageError::NotFound)?;
+    let png = render_png(&state, &instance.blob_key, window).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "private, no-store"),
+        ],
+        png,
+    )
+        .into_response())
+}
+
+/// Render the first frame of the instance at `blob_key` as PNG (at most 1024 pixels).
+async fn render_png(
+    state: &AppState,
+    blob_key: &str,
+    window: Option<(f64, f64)>,
+) -> Result<Vec<u8>, PageError> {
+    let bytes = yiwei_dicom::blob::get_bytes(state.config.imaging.blobs.as_ref(), blob_key)
+        .await
+        .map_err(|e| PageError::Internal(format!("blob {blob_key}: {e}")))?;
+    tokio::task::spawn_blocking(move || {
+        let obj = yiwei_dicom::parse::open(&bytes).map_err(|e| e.to_string())?;
+        yiwei_dicom::render::render(
+            &obj,
+            &yiwei_dicom::render::Options {
+                window,
+                max_size: Some(1024),
+                ..Default::default()
+            },
+        )
+        .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| PageError::Internal(e.to_string()))?
+    .map_err(|e| PageError::BadRequest(format!("该图像无法显示 / this image cannot be shown: {e}")))
+}
+
+/// `GET /me/imaging/{id}/download`: the resident's own study as DICOM, through the
+/// WADO-RS study retrieve (PS3.18 10.4: `multipart/related; type="application/dicom"`,
+/// streamed from the blob store part by part, never held whole in memory).
+pub async fn download(
+    State(state): State<AppState>,
+    Staff { ctx, user }: Staff,
+    Path(study_id): Path<i64>,
+) -> Result<Response, PageError> {
+    own(&user)?;
+    let v = viewer(&ctx, &user);
+    let study = imaging_gate::open_study_by_id(&state.store, &v, study_id).await?;
+    Ok(Redirect::to(&format!("/dicom-web/studies/{}", study.study_uid)).into_response())
+}

@@ -99,11 +99,20 @@ async fn study(
         Stored::New { study_id, .. } => study_id,
         other => panic!("{other:?}"),
     };
-    // The fixture's ID-card numbers carry no valid check digit, so the study waits in the
-    // match queue: link it by hand (the queue's decision).
-    imaging_gate::link_study(store, &v, study_id, resident_of(store, id_card).await)
-        .await
-        .expect("linked");
+    // Linked by the identifier's hash when the index finds it; else link it by hand (the
+    // match queue's decision).
+    let linked = count(
+        store,
+        &format!(
+            "SELECT COUNT(*) FROM imaging_study WHERE id = {study_id} AND resident_id IS NOT NULL"
+        ),
+    )
+    .await;
+    if linked == 0 {
+        imaging_gate::link_study(store, &v, study_id, resident_of(store, id_card).await)
+            .await
+            .expect("linked");
+    }
     study_id
 }
 
@@ -493,5 +502,142 @@ async fn a_share_link_opens_with_its_pin_locks_after_wrong_pins_and_expires() {
             8,
             "{backend}"
         );
+    }
+}
+
+const BOUNDARY: &str = "yiwei-recognition-boundary";
+
+/// STOW-RS a synthetic study for the fixture's own resident (莫小红) and return its id.
+async fn stow_own_study(app: &TestApp, rad: &User) -> i64 {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use tower::ServiceExt;
+    let token = yiwei_store::session::create_api_token(&app.store, rad.id, "t", None)
+        .await
+        .expect("token");
+    let mut s = yiwei_dicom::generate::Synthetic::new(11)
+        .patient("莫小红", "F", "19580309")
+        .modality("DX", "CHEST")
+        .size(64, 64, 1);
+    s.other_patient_ids = vec!["451226195803090089".into()];
+    let instances = s.study(1, 3);
+    let parts: Vec<(&str, &[u8])> = instances
+        .iter()
+        .map(|b| ("application/dicom", b.as_slice()))
+        .collect();
+    let request = Request::post("/dicom-web/studies")
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/related; type=\"application/dicom\"; boundary={BOUNDARY}"),
+        )
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::from(yiwei_dicom::multipart::build(BOUNDARY, &parts)))
+        .expect("request");
+    let response = app
+        .router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK, "STOW");
+    let id = count(&app.store, "SELECT MAX(id) FROM imaging_study").await;
+    let v = Viewer {
+        user: rad,
+        remote_addr: None,
+    };
+    if count(
+        &app.store,
+        &format!("SELECT COUNT(*) FROM imaging_study WHERE id = {id} AND resident_id IS NOT NULL"),
+    )
+    .await
+        == 0
+    {
+        imaging_gate::link_study(&app.store, &v, id, app.fixture.own_resident)
+            .await
+            .expect("linked");
+    }
+    id
+}
+
+#[tokio::test]
+async fn an_ai_draft_is_read_from_the_pixels_and_a_shared_study_shows_its_images_only_with_the_grant()
+ {
+    for backend in backends() {
+        let app = TestApp::new(backend).await;
+        let rad = radiologist(&app.store).await;
+        let id = stow_own_study(&app, &rad).await;
+
+        // The radiologist asks for an AI draft: marked as such, never shown to the patient.
+        let mut r = app.client();
+        r.login("radiologist").await;
+        let url = format!("/imaging/studies/{id}/report");
+        let page = r.get(&url).await;
+        assert!(page.body.contains("run-ai"), "{backend}");
+        let csrf = page.csrf();
+        let ai = r.post_form(&format!("{url}/ai"), &[("csrf", &csrf)]).await;
+        assert_eq!(ai.status, StatusCode::SEE_OTHER, "{backend}: {}", ai.body);
+        let page = r.get(&url).await;
+        assert!(page.body.contains("ai-banner"), "{backend}");
+        assert!(
+            page.body.contains("lung fields"),
+            "a chest radiograph gets the symmetry measure: {}",
+            page.body
+        );
+        let again = r.post_form(&format!("{url}/ai"), &[("csrf", &csrf)]).await;
+        assert_eq!(again.status, StatusCode::BAD_REQUEST, "{backend}");
+        let mut me = app.client();
+        me.login("resident").await;
+        let view = me.get(&format!("/me/imaging/{id}")).await;
+        assert_eq!(view.status, StatusCode::OK, "{backend}");
+        assert!(
+            !view.body.contains("AI"),
+            "the patient never sees an AI draft"
+        );
+        assert_eq!(view.body.matches("rendered?accept=image/png").count(), 3);
+        let download = me.get(&format!("/me/imaging/{id}/download")).await;
+        assert_eq!(download.status, StatusCode::SEE_OTHER);
+        assert!(download.location().starts_with("/dicom-web/studies/"));
+
+        // Shared: the images come with the grant the PIN gave, and not without it.
+        let csrf = me.get("/me/imaging").await.csrf();
+        let made = me
+            .post_form(&format!("/me/imaging/{id}/share"), &[("csrf", &csrf)])
+            .await;
+        let pick = |from: &str| {
+            let s = made.body.find(from).expect(from) + from.len();
+            made.body[s..]
+                .split('<')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let token = pick("id=\"share-url\">")
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let pin = pick("id=\"share-pin\">");
+        let mut doctor = app.client();
+        let dcsrf = doctor.get(&format!("/s/{token}")).await.csrf();
+        let opened = doctor
+            .post_form(&format!("/s/{token}"), &[("csrf", &dcsrf), ("pin", &pin)])
+            .await;
+        assert_eq!(opened.status, StatusCode::OK, "{backend}");
+        let marker = format!("/s/{token}/images/");
+        let s = opened.body.find(&marker).expect("image url");
+        let image_url = opened.body[s..]
+            .split('"')
+            .next()
+            .unwrap_or_default()
+            .replace("&amp;", "&");
+        let image = doctor.get(&image_url).await;
+        assert_eq!(image.status, StatusCode::OK, "{backend}: {image_url}");
+        assert_eq!(image.headers[axum::http::header::CONTENT_TYPE], "image/png");
+        let windowed = doctor.get(&format!("{image_url}&window=40,400")).await;
+        assert_eq!(windowed.status, StatusCode::OK, "{backend}");
+        let bad_window = doctor.get(&format!("{image_url}&window=40,-1")).await;
+        assert_eq!(bad_window.status, StatusCode::BAD_REQUEST, "{backend}");
+        let no_grant = image_url.split("?g=").next().unwrap_or_default().to_owned();
+        assert_eq!(doctor.get(&no_grant).await.status, StatusCode::FORBIDDEN);
     }
 }
