@@ -146,8 +146,12 @@ pub(crate) async fn offers(
             if !covered {
                 continue;
             }
+            // Only a result the clinician could have had at the order supersedes: a study
+            // done after the order date (the repeat itself) does not.
             let superseded = seen.contains(&item.code);
-            seen.push(item.code.clone());
+            if exam_date(&study) <= order_date {
+                seen.push(item.code.clone());
+            }
             let modality = study
                 .modalities
                 .iter()

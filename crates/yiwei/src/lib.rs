@@ -12,6 +12,7 @@ pub mod demo_booking;
 pub mod demo_cases;
 pub mod demo_immunization;
 pub mod demo_programmes;
+pub mod demo_recognition;
 pub mod imaging;
 pub mod import;
 pub mod jobs;
