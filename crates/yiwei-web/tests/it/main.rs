@@ -3,6 +3,7 @@
 
 mod booking;
 mod browser;
+mod browser_recognition;
 mod cdc;
 mod contracts;
 mod dicomweb;

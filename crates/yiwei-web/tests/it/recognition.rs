@@ -36,7 +36,7 @@ async fn exec(store: &Store, sql: &str) {
 }
 
 /// A radiologist of the county hospital (login `radiologist`).
-async fn radiologist(store: &Store) -> User {
+pub(crate) async fn radiologist(store: &Store) -> User {
     let hospital = count(store, "SELECT id FROM institution WHERE code = 'H001'").await;
     user::add(
         store,
@@ -508,7 +508,7 @@ async fn a_share_link_opens_with_its_pin_locks_after_wrong_pins_and_expires() {
 const BOUNDARY: &str = "yiwei-recognition-boundary";
 
 /// STOW-RS a synthetic study for the fixture's own resident (莫小红) and return its id.
-async fn stow_own_study(app: &TestApp, rad: &User) -> i64 {
+pub(crate) async fn stow_own_study(app: &TestApp, rad: &User) -> i64 {
     use axum::body::Body;
     use axum::http::{Request, header};
     use tower::ServiceExt;
