@@ -331,7 +331,7 @@ mod tests {
     proptest! {
         #[test]
         fn the_reader_never_panics_and_is_deterministic(px in proptest::collection::vec(-5000.0f32..5000.0, 0..200), rows in 0usize..15) {
-            let columns = if rows == 0 { 0 } else { px.len() / rows };
+            let columns = px.len().checked_div(rows).unwrap_or(0);
             let img = image(&px, rows, columns, "DX");
             prop_assert_eq!(ImageStatistics.read(&img), ImageStatistics.read(&img));
         }

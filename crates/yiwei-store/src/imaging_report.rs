@@ -136,7 +136,10 @@ pub(crate) async fn search(store: &Store, q: &ReportQuery) -> Result<Vec<Report>
 /// against the current version): a new first version, an in-place edit of an unsigned
 /// current version, or (for `Amended`) a new signed version. `event` is the gate's
 /// allowed event, appended in the same transaction. Returns the written version's id.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one row of the report table, written whole"
+)]
 pub(crate) async fn write(
     store: &Store,
     study_id: i64,

@@ -261,7 +261,10 @@ mod tests {
     use yiwei_store::imaging::{NewInstance, Stored};
 
     /// Store a one-instance study (its file in `blobs`) for `resident`, done `days_ago`.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a test helper naming each attribute of the study"
+    )]
     async fn study(
         store: &Store,
         blobs: &LocalFolder,
