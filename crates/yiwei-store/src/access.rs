@@ -6,7 +6,7 @@
 //! [`ties`] is where each capability adds its query. Today it finds family-doctor
 //! contracts (an active, unexpired contract held by the viewer's institution), open
 //! referrals to or from the viewer's institution (for the life of the referral) and active
-//! bookings at it; studies add theirs with their issue.
+//! bookings at it, and studies done at or shared with it (`crate::imaging`).
 
 use chrono::Duration;
 use yiwei_domain::access::{self as rules, Basis, Refusal, Tie};
@@ -18,8 +18,10 @@ use crate::resident::{self, Resident};
 use crate::user::User;
 use crate::{Result, Store, StoreError, on_pool};
 
+pub mod imaging;
 pub mod indicators;
 pub mod programmes;
+pub mod recognition;
 // cost alerts (防返贫监测预警)
 pub mod cost_alert;
 
@@ -61,6 +63,10 @@ async fn ties(store: &Store, institution_id: Option<i64>, resident_id: i64) -> R
     }
     if crate::booking::institution_holds(store, institution_id, resident_id).await? {
         found.push(Tie::Booking);
+    }
+    // imaging
+    if crate::imaging::institution_holds(store, institution_id, resident_id).await? {
+        found.push(Tie::Study);
     }
     Ok(found)
 }

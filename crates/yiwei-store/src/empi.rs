@@ -175,7 +175,7 @@ type StoredRow = (
 );
 
 /// The matching view of a stored resident (decrypting its numbers for comparison).
-async fn stored_person(store: &Store, id: i64) -> Result<Person> {
+pub(crate) async fn stored_person(store: &Store, id: i64) -> Result<Person> {
     let (name, sex, birth, division, household, address, id_enc, phone_enc): StoredRow = on_pool!(
         store,
         |pool| {

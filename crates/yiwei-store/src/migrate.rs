@@ -64,6 +64,12 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "foodborne_review",
         include_str!("../migrations/sqlite/0012_foodborne_review.sql"),
     ),
+    // imaging
+    (
+        13,
+        "imaging",
+        include_str!("../migrations/sqlite/0013_imaging.sql"),
+    ),
     // cost alerts (防返贫监测预警)
     (
         14,
@@ -75,6 +81,12 @@ const SQLITE: &[(i64, &str, &str)] = &[
         15,
         "indicators",
         include_str!("../migrations/sqlite/0015_indicators.sql"),
+    ),
+    // recognition (reports, 互认, share links)
+    (
+        16,
+        "recognition",
+        include_str!("../migrations/sqlite/0016_recognition.sql"),
     ),
     (
         17,
@@ -141,6 +153,12 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         "foodborne_review",
         include_str!("../migrations/postgres/0012_foodborne_review.sql"),
     ),
+    // imaging
+    (
+        13,
+        "imaging",
+        include_str!("../migrations/postgres/0013_imaging.sql"),
+    ),
     // cost alerts (防返贫监测预警)
     (
         14,
@@ -152,6 +170,12 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         15,
         "indicators",
         include_str!("../migrations/postgres/0015_indicators.sql"),
+    ),
+    // recognition (reports, 互认, share links)
+    (
+        16,
+        "recognition",
+        include_str!("../migrations/postgres/0016_recognition.sql"),
     ),
     (
         17,

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod dicomweb;
 pub mod error;
 pub mod fhir;
 pub mod i18n;
@@ -56,6 +57,8 @@ pub struct WebConfig {
     pub programmes: yiwei_store::programme::Catalogue,
     /// The reporting rules of notifiable diseases that are configuration.
     pub notifiable: yiwei_store::notifiable::Settings,
+    /// The imaging cloud: blob store and DICOMweb limits.
+    pub imaging: dicomweb::ImagingConfig,
 }
 
 /// Shared state of every handler.
@@ -296,6 +299,48 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/indicators/catalogue", get(pages::dashboard::catalogue))
         .route("/reports/annual/{year}", get(pages::annual::show))
         .route("/reports/annual/{year}/{file}", get(pages::annual::file))
+        // imaging
+        .route("/imaging", get(pages::imaging::list))
+        .route("/imaging/queue", get(pages::imaging::queue))
+        .route("/imaging/studies/{id}", get(pages::imaging::show))
+        .route("/imaging/studies/{id}/link", post(pages::imaging::link))
+        // recognition: reports, 互认, patients' phone access and share links
+        .route(
+            "/residents/{id}/orders/new",
+            get(pages::recognition::order_form),
+        )
+        .route(
+            "/residents/{id}/orders/decide",
+            post(pages::recognition::decide),
+        )
+        .route("/recognition/stats", get(pages::recognition::stats))
+        .route(
+            "/imaging/studies/{id}/report",
+            get(pages::imaging_report::show).post(pages::imaging_report::submit),
+        )
+        .route("/me/imaging", get(pages::my_imaging::list))
+        .route("/me/imaging/{id}", get(pages::my_imaging::view))
+        .route("/me/imaging/{id}/share", post(pages::my_imaging::share))
+        .route(
+            "/me/imaging/links/{id}/revoke",
+            post(pages::my_imaging::revoke),
+        )
+        .route(
+            "/s/{token}",
+            get(pages::my_imaging::open_form).post(pages::my_imaging::open),
+        )
+        .route(
+            "/s/{token}/images/{instance}",
+            get(pages::my_imaging::shared_image),
+        )
+        .route(
+            "/me/imaging/{id}/download",
+            get(pages::my_imaging::download),
+        )
+        .route(
+            "/imaging/studies/{id}/report/ai",
+            post(pages::imaging_report::run_ai),
+        )
         .route("/admin/audit", get(pages::admin::audit_log))
         .route("/admin/break-glass", get(pages::admin::grants))
         .fallback(not_found)
@@ -376,6 +421,12 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/Immunization/{id}", get(fhir::immunization::read))
         .route("/CarePlan", get(fhir::care_plan::search))
         .route("/CarePlan/{id}", get(fhir::care_plan::read))
+        // imaging
+        .route("/ImagingStudy", get(fhir::imaging_study::search))
+        .route("/ImagingStudy/{id}", get(fhir::imaging_study::read))
+        // recognition
+        .route("/DiagnosticReport", get(fhir::diagnostic_report::search))
+        .route("/DiagnosticReport/{id}", get(fhir::diagnostic_report::read))
         .route("/Task", get(fhir::referral::search_tasks))
         .route("/Task/{id}", get(fhir::referral::read_tasks))
         .route("/MeasureReport", get(fhir::measure_report::search))
@@ -396,8 +447,15 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         .route("/metrics", get(render_metrics))
         .route("/static/style.css", get(stylesheet))
         .route("/static/sign.js", get(pages::contract::sign_js))
+        // recognition
+        .route("/static/viewer.js", get(pages::my_imaging::viewer_js))
         .layer(middleware::from_fn(record_metrics))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        // imaging: DICOMweb sets its own body limit, so it is nested after the general one
+        .nest(
+            "/dicom-web",
+            dicomweb::router(&state.config.imaging).layer(middleware::from_fn(record_metrics)),
+        )
         .layer(middleware::map_response(security_headers))
         .with_state(state)
 }

@@ -87,6 +87,10 @@ pub fn nav_for(user: &User, path: &str) -> Vec<NavItem> {
         }
         // cost alerts (防返贫监测预警)
         items.push(("/cost-alerts", "nav.cost_alerts"));
+        // imaging
+        if role.reads_personal_records() {
+            items.push(("/imaging", "nav.imaging"));
+        }
         if role.administers() {
             items.push(("/admin/users", "nav.users"));
             items.push(("/admin/audit", "nav.audit"));

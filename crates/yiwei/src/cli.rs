@@ -501,6 +501,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     county.households,
                     county.residents
                 );
+                // recognition: after the imaging demo step, on the studies it stored
+                let blobs = config.imaging.to_config(&config.data_dir)?.blobs;
+                let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+                let rec = crate::demo_recognition::add(&store, blobs.as_ref(), &county, today)
+                    .await
+                    .context("cannot add the demo reports and recognitions")?;
+                println!(
+                    "with {} signed reports, {} AI drafts, {} recognised and {} repeated exams",
+                    rec.signed_reports, rec.ai_drafts, rec.recognised, rec.repeated
+                );
                 let p = county.programmes;
                 println!(
                     "with {} family-doctor teams, {} contracts, {} programme enrolments, {} visits \

@@ -42,6 +42,8 @@ pub struct Config {
     pub programmes: crate::config_programmes::Programmes,
     /// 防返贫监测预警: the monthly cost-alert job and the rules that seed an empty table.
     pub cost_alerts: crate::cost_alert::CostAlertConfig,
+    /// 影像云: the blob store and upload limits.
+    pub imaging: crate::imaging::Imaging,
 }
 
 /// Reporting rules of notifiable diseases that are configuration (see
@@ -113,6 +115,7 @@ impl Default for Config {
             warning: crate::warning::WarningConfig::default(),
             programmes: crate::config_programmes::Programmes::default(),
             cost_alerts: crate::cost_alert::CostAlertConfig::default(),
+            imaging: crate::imaging::Imaging::default(),
         }
     }
 }
@@ -162,6 +165,7 @@ impl std::fmt::Debug for Config {
             .field("warning", &self.warning)
             .field("programmes", &self.programmes)
             .field("cost_alerts", &self.cost_alerts)
+            .field("imaging", &self.imaging)
             .finish()
     }
 }
@@ -381,6 +385,7 @@ impl Config {
                 county: county.clone(),
                 foodborne_deadline_hours: self.notifiable.foodborne_deadline_hours,
             },
+            imaging: self.imaging.to_config(&self.data_dir)?,
         })
     }
 }

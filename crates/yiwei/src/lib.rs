@@ -18,6 +18,8 @@ pub mod demo_cases;
 pub mod demo_charges;
 pub mod demo_immunization;
 pub mod demo_programmes;
+pub mod demo_recognition;
+pub mod imaging;
 pub mod import;
 pub mod import_charges;
 pub mod indicators;

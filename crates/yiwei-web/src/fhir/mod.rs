@@ -16,9 +16,11 @@ pub mod care_team;
 pub mod charge_item;
 pub mod condition;
 pub mod detected_issue;
+pub mod diagnostic_report;
 pub mod encounter;
 pub mod episode_of_care;
 pub mod flag;
+pub mod imaging_study;
 pub mod immunization;
 pub mod location;
 pub mod measure_report;
@@ -522,6 +524,18 @@ pub fn capability_statement(base: &str) -> Value {
                         ("status", "token", "completed | entered-in-error (comma for or)"),
                     ]),
                 },
+                // imaging
+                {
+                    "type": "ImagingStudy",
+                    "documentation": "Studies of the imaging cloud (影像检查): identifier the Study Instance UID (urn:dicom:uid) and accession number (ACSN); modality in the DICOM code system; subject the Patient when the master patient index linked the study; series with instances (read only). The images themselves are served by DICOMweb at /dicom-web. Reads are audited; search needs patient.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id> (required, or subject)"),
+                        ("subject", "reference", "Patient/<id>"),
+                        ("date", "date", "yiwei alias of started (StudyDate), with eq, ge, gt, le, lt"),
+                        ("modality", "token", "A DICOM modality code (CT, MR, US, CR, DX …; comma for or)"),
+                    ]),
+                },
                 {
                     "type": "CarePlan",
                     "documentation": "Public-health programmes (国家基本公共卫生服务项目): one plan per enrolment (enr-<id>), per age-based programme (age-<patient>-<programme>) and per condition programme enrolled from the record (rec-<patient>-<programme>), with _ written -. category is the programme (urn:yiwei:programme); activity.detail one per work-list row (not-started while open, cancelled when missed, statusReason as text, scheduledPeriod the window) and per visit (completed, outcomeReference the Encounter). Reads are audited; search needs patient.",
@@ -532,6 +546,18 @@ pub fn capability_statement(base: &str) -> Value {
                         ("status", "token", "active | completed (comma for or)"),
                         ("category", "token", "[urn:yiwei:programme|]<programme code> (comma for or)"),
                         ("date", "date", "period overlaps, with eq, ge, gt, le, lt"),
+                    ]),
+                },
+                // recognition
+                {
+                    "type": "DiagnosticReport",
+                    "documentation": "Radiology reports (影像诊断报告), one resource per version: status registered (draft), preliminary (AI draft, extension urn:yiwei:ai-model), final, amended; conclusion the impression, presentedForm the findings as text/plain; imagingStudy the ImagingStudy. Reads are audited as reads of the study; a resident sees only signed versions. Search needs patient.",
+                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "searchParam": params(&[
+                        ("patient", "reference", "Patient/<id> (required, or subject)"),
+                        ("subject", "reference", "Patient/<id>"),
+                        ("status", "token", "registered | preliminary | final | amended"),
+                        ("date", "date", "last change (signing) on a county date, with eq, ge, le"),
                     ]),
                 },
                 {

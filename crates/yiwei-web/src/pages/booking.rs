@@ -427,6 +427,8 @@ struct SlotPage {
     others: Vec<SlotRow>,
     error: Option<String>,
     resident_input: String,
+    /// recognition: an exam service's bookings link to the recognition prompt.
+    exam_service: bool,
 }
 
 async fn slot_page(
@@ -490,6 +492,7 @@ async fn slot_page(
             .collect(),
         error,
         resident_input,
+        exam_service: sc.service == ServiceKind::Exam,
     })
 }
 

@@ -8,7 +8,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 
 use crate::support::{PASSWORD, TestApp};
 
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     port: u16,
 }
@@ -28,7 +28,7 @@ fn free_port() -> u16 {
 }
 
 /// Start chromedriver, or say why not.
-fn start_driver() -> Option<Driver> {
+pub(crate) fn start_driver() -> Option<Driver> {
     let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());
@@ -67,7 +67,7 @@ fn start_driver() -> Option<Driver> {
     }
 }
 
-async fn connect(driver: &Driver) -> Client {
+pub(crate) async fn connect(driver: &Driver) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -98,7 +98,7 @@ async fn connect(driver: &Driver) -> Client {
     panic!("cannot connect to chromedriver: {last_error}");
 }
 
-async fn serve(app: &TestApp) -> String {
+pub(crate) async fn serve(app: &TestApp) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -116,7 +116,7 @@ async fn serve(app: &TestApp) -> String {
 }
 
 /// With `YIWEI_SCREENSHOTS=<folder>`, keep a PNG of the page (for docs and reviews).
-async fn save_screenshot(c: &Client, name: &str) {
+pub(crate) async fn save_screenshot(c: &Client, name: &str) {
     if let Ok(dir) = std::env::var("YIWEI_SCREENSHOTS") {
         let png = c.screenshot().await.expect("screenshot");
         std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png)
@@ -124,7 +124,7 @@ async fn save_screenshot(c: &Client, name: &str) {
     }
 }
 
-async fn log_in(c: &Client, base: &str, username: &str) {
+pub(crate) async fn log_in(c: &Client, base: &str, username: &str) {
     c.delete_all_cookies().await.expect("cookies");
     c.goto(&format!("{base}/login")).await.expect("login page");
     c.find(Locator::Id("username"))

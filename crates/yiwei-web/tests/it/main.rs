@@ -3,9 +3,11 @@
 
 mod booking;
 mod browser;
+mod browser_recognition;
 mod cdc;
 mod contracts;
 mod cost_alerts;
+mod dicomweb;
 mod encounters;
 mod fhir_programmes;
 mod http;
@@ -15,5 +17,6 @@ mod notifiable;
 mod practitioners;
 mod programme_indicators;
 mod programmes;
+mod recognition;
 mod records;
 mod support;

@@ -100,6 +100,7 @@ impl TestApp {
             public_url: "http://127.0.0.1:8080".into(),
             programmes: Default::default(),
             notifiable: yiwei_store::notifiable::Settings::new(code("451226")),
+            imaging: yiwei_web::dicomweb::ImagingConfig::local(dir.path().join("images")),
         };
         let router = yiwei_web::app(store.clone(), config);
         TestApp {
