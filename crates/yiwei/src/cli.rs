@@ -435,6 +435,23 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     county.households,
                     county.residents
                 );
+                // imaging
+                let images = config.imaging.to_config(&config.data_dir)?;
+                let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+                let shots = crate::demo_imaging::add(
+                    &store,
+                    images.blobs.as_ref(),
+                    &county,
+                    opts.seed,
+                    today,
+                    (county.residents / 5).clamp(1, 200),
+                )
+                .await
+                .context("cannot add the demo imaging studies")?;
+                println!(
+                    "with {} imaging studies ({} images) from two institutions",
+                    shots.studies, shots.instances
+                );
                 let p = county.programmes;
                 println!(
                     "with {} family-doctor teams, {} contracts, {} programme enrolments, {} visits \

@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod demo_booking;
 pub mod demo_cases;
+pub mod demo_imaging;
 pub mod demo_immunization;
 pub mod demo_programmes;
 pub mod imaging;
