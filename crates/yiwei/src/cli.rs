@@ -229,6 +229,20 @@ enum BenchCommand {
               value_parser = clap::value_parser!(u64).range(1..=16))]
         processes: u64,
     },
+    /// Index N studies, store a large study through the STOW path, and time QIDO-RS,
+    /// study metadata and WADO-RS in process, on a fresh data folder (issue 8)
+    Imaging {
+        #[arg(long, default_value_t = 100_000,
+              value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        studies: u64,
+        /// Instances of the large study
+        #[arg(long, default_value_t = 1_000,
+              value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        big_study: u32,
+        /// QIDO-RS requests of each kind
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+    },
     /// One worker process of `bench booking` (started by it, not by hand)
     #[command(hide = true)]
     BookingWorker {
@@ -733,6 +747,34 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 database_url: config.database_url.clone(),
             };
             let report = crate::bench_booking::run(&store, &opts, &args).await;
+            store.close().await;
+            println!("{}", report?);
+        }
+        // imaging
+        Command::Bench(BenchCommand::Imaging {
+            studies,
+            big_study,
+            queries,
+        }) => {
+            if config.database_url.is_empty()
+                && config.data_dir.join(yiwei_store::SQLITE_FILE).exists()
+            {
+                bail!(
+                    "yiwei bench runs on a fresh data folder; {} already holds a database",
+                    config.data_dir.display()
+                );
+            }
+            let store = open(&config).await?;
+            let command: Vec<String> = std::iter::once("yiwei".to_owned())
+                .chain(std::env::args().skip(1))
+                .collect();
+            let opts = crate::bench_imaging::Options {
+                studies: studies as usize,
+                big_study,
+                queries,
+                command: command.join(" "),
+            };
+            let report = crate::bench_imaging::run(&store, config.to_web_config()?, &opts).await;
             store.close().await;
             println!("{}", report?);
         }

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod bench_booking;
+pub mod bench_imaging;
 pub mod bench_programme;
 pub mod bench_services;
 pub mod cli;
