@@ -7,14 +7,14 @@
 #   bench/dicomweb_vs_orthanc.sh [instances]        (default 500)
 #
 # Installs what it needs itself: Debian `orthanc orthanc-dicomweb` (as root) and PyPI
-# `pydicom dicomweb-client` into a virtual environment. YIWEI_BIN names the yiwei binary
+# `pydicom dicomweb-client` into a virtual environment. BENCH_YIWEI names the yiwei binary
 # (default: target/release/yiwei, built here when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-500}"
 WORK="$(mktemp -d /tmp/yiwei-vs-orthanc.XXXXXX)"
 VENV="${BENCH_VENV:-/tmp/yiwei-bench-venv}"
-YIWEI_BIN="${YIWEI_BIN:-${CARGO_TARGET_DIR:-target}/release/yiwei}"
+BENCH_YIWEI="${BENCH_YIWEI:-${CARGO_TARGET_DIR:-target}/release/yiwei}"
 YIWEI_PORT=18080
 ORTHANC_PORT=18042
 
@@ -31,11 +31,16 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/pip" install -q pydicom dicomweb-client requests
-if [ ! -x "$YIWEI_BIN" ]; then
+if [ ! -x "$BENCH_YIWEI" ]; then
   cargo build --release -p yiwei
 fi
 
 cleanup() {
+  status=$?
+  if [ "$status" != 0 ]; then
+    echo "failed (exit $status); the servers' logs:" >&2
+    tail -n 20 "$WORK"/*.log >&2 || true
+  fi
   [ -n "${YIWEI_PID:-}" ] && kill "$YIWEI_PID" 2>/dev/null || true
   [ -n "${ORTHANC_PID:-}" ] && kill "$ORTHANC_PID" 2>/dev/null || true
   wait 2>/dev/null || true
@@ -63,9 +68,9 @@ Orthanc "$WORK/orthanc.json" > "$WORK/orthanc.log" 2>&1 &
 ORTHANC_PID=$!
 
 # yiwei: a small demo county, a radiologist's token, serve on 127.0.0.1.
-"$YIWEI_BIN" --data-dir "$WORK/yiwei" demo --no-serve --residents-per-village 1 > "$WORK/yiwei-demo.log" 2>&1
-TOKEN="$("$YIWEI_BIN" --data-dir "$WORK/yiwei" user token radiology 2>/dev/null | tail -1)"
-YIWEI_LOG__LEVEL=warn "$YIWEI_BIN" --data-dir "$WORK/yiwei" serve --listen "127.0.0.1:$YIWEI_PORT" > "$WORK/yiwei.log" 2>&1 &
+"$BENCH_YIWEI" --data-dir "$WORK/yiwei" demo --no-serve --residents-per-village 1 > "$WORK/yiwei-demo.log" 2>&1
+TOKEN="$("$BENCH_YIWEI" --data-dir "$WORK/yiwei" user token radiology 2>/dev/null | tail -1)"
+YIWEI_LOG__LEVEL=warn "$BENCH_YIWEI" --data-dir "$WORK/yiwei" serve --listen "127.0.0.1:$YIWEI_PORT" > "$WORK/yiwei.log" 2>&1 &
 YIWEI_PID=$!
 
 for url in "http://127.0.0.1:$ORTHANC_PORT/system" "http://127.0.0.1:$YIWEI_PORT/healthz"; do
