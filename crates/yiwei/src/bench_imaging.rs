@@ -171,7 +171,7 @@ pub async fn run(store: &Store, web: yiwei_web::WebConfig, opts: &Options) -> Re
             }
         }
     };
-    let kinds: Vec<(&str, Box<dyn Fn(&mut Rng) -> String>)> = vec![
+    let kinds: Vec<(&str, QueryMaker)> = vec![
         (
             "PatientName prefix",
             Box::new(|r: &mut Rng| {
@@ -279,6 +279,9 @@ pub async fn run(store: &Store, web: yiwei_web::WebConfig, opts: &Options) -> Re
         allmax = ms(*all.last().unwrap_or(&Duration::ZERO)),
     ))
 }
+
+/// Makes the URL of one QIDO-RS request of a kind.
+type QueryMaker = Box<dyn Fn(&mut Rng) -> String>;
 
 fn urlencode(s: &str) -> String {
     s.bytes().map(|b| format!("%{b:02X}")).collect()
