@@ -988,6 +988,13 @@ async fn serve(config: &Config, store: Store) -> Result<()> {
         crate::jobs::JobSettings::from_config(config)?,
     ));
     let app = yiwei_web::app(store.clone(), web);
+    // Without TCP_NODELAY a streamed response (WADO-RS multipart: a part head, the file,
+    // the closing delimiter) waits on the client's delayed ACK, about 40 ms a request.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
