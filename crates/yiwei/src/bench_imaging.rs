@@ -188,10 +188,11 @@ pub async fn run(store: &Store, web: yiwei_web::WebConfig, opts: &Options) -> Re
         (
             "StudyDate range + ModalitiesInStudy",
             Box::new(|r: &mut Rng| {
-                let d = 20220101 + r.below(4) * 10000 + 100 * (1 + r.below(11));
+                // One month of one of the four years.
+                let d = 20220001 + r.below(4) * 10000 + 100 * (1 + r.below(12));
                 format!(
                     "/dicom-web/studies?StudyDate={d}-{}&ModalitiesInStudy=CT&limit=50",
-                    d + 100
+                    d + 27
                 )
             }),
         ),
