@@ -535,10 +535,16 @@ pub(crate) async fn search_studies(
     let limit = q.limit.clamp(1, 1000);
     let lim = w.next(Param::Int(limit + 1));
     let off = w.next(Param::Int(q.offset.max(0)));
-    // Study date newest first; NULL dates (a modality that sent none) last on both backends.
+    // Study date newest first, NULL dates (a modality that sent none) last on both
+    // backends, in an order the index (study_date, id) gives by a backward scan: SQLite
+    // sorts NULL first ascending, so last descending; PostgreSQL needs NULLS LAST said.
+    let order = match store.backend() {
+        Backend::Sqlite => "s.study_date DESC, s.id DESC",
+        Backend::Postgres => "s.study_date DESC NULLS LAST, s.id DESC",
+    };
     let sql = format!(
         "SELECT {STUDY_COLUMNS} FROM imaging_study s WHERE {} \
-         ORDER BY s.study_date IS NULL, s.study_date DESC, s.id DESC LIMIT {lim} OFFSET {off}",
+         ORDER BY {order} LIMIT {lim} OFFSET {off}",
         w.sql()
     );
     let mut rows: Vec<Study> = on_pool!(store, |pool| {

@@ -292,6 +292,20 @@ enum BenchCommand {
         #[arg(long)]
         export: Option<PathBuf>,
     },
+    /// Index N studies, store a large study through the STOW path, and time QIDO-RS,
+    /// study metadata and WADO-RS in process, on a fresh data folder (issue 8)
+    Imaging {
+        #[arg(long, default_value_t = 100_000,
+              value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        studies: u64,
+        /// Instances of the large study
+        #[arg(long, default_value_t = 1_000,
+              value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        big_study: u32,
+        /// QIDO-RS requests of each kind
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+    },
     /// One worker process of `bench booking` (started by it, not by hand)
     #[command(hide = true)]
     BookingWorker {
@@ -501,12 +515,28 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     county.households,
                     county.residents
                 );
-                // recognition: after the imaging demo step, on the studies it stored
-                let blobs = config.imaging.to_config(&config.data_dir)?.blobs;
+                // imaging
+                let images = config.imaging.to_config(&config.data_dir)?;
                 let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
-                let rec = crate::demo_recognition::add(&store, blobs.as_ref(), &county, today)
-                    .await
-                    .context("cannot add the demo reports and recognitions")?;
+                let shots = crate::demo_imaging::add(
+                    &store,
+                    images.blobs.as_ref(),
+                    &county,
+                    opts.seed,
+                    today,
+                    (county.residents / 5).clamp(1, 200),
+                )
+                .await
+                .context("cannot add the demo imaging studies")?;
+                println!(
+                    "with {} imaging studies ({} images) from two institutions",
+                    shots.studies, shots.instances
+                );
+                // recognition: after the imaging demo step, on the studies it stored
+                let rec =
+                    crate::demo_recognition::add(&store, images.blobs.as_ref(), &county, today)
+                        .await
+                        .context("cannot add the demo reports and recognitions")?;
                 println!(
                     "with {} signed reports, {} AI drafts, {} recognised and {} repeated exams",
                     rec.signed_reports, rec.ai_drafts, rec.recognised, rec.repeated
@@ -943,6 +973,34 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             store.close().await;
             println!("{}", report?);
         }
+        // imaging
+        Command::Bench(BenchCommand::Imaging {
+            studies,
+            big_study,
+            queries,
+        }) => {
+            if config.database_url.is_empty()
+                && config.data_dir.join(yiwei_store::SQLITE_FILE).exists()
+            {
+                bail!(
+                    "yiwei bench runs on a fresh data folder; {} already holds a database",
+                    config.data_dir.display()
+                );
+            }
+            let store = open(&config).await?;
+            let command: Vec<String> = std::iter::once("yiwei".to_owned())
+                .chain(std::env::args().skip(1))
+                .collect();
+            let opts = crate::bench_imaging::Options {
+                studies: studies as usize,
+                big_study,
+                queries,
+                command: command.join(" "),
+            };
+            let report = crate::bench_imaging::run(&store, config.to_web_config()?, &opts).await;
+            store.close().await;
+            println!("{}", report?);
+        }
         Command::Bench(BenchCommand::BookingWorker {
             phase,
             first,
@@ -1153,6 +1211,13 @@ async fn serve(config: &Config, store: Store) -> Result<()> {
         crate::jobs::JobSettings::from_config(config)?,
     ));
     let app = yiwei_web::app(store.clone(), web);
+    // Without TCP_NODELAY a streamed response (WADO-RS multipart: a part head, the file,
+    // the closing delimiter) waits on the client's delayed ACK, about 40 ms a request.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),

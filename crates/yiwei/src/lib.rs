@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod bench_booking;
 pub mod bench_cost_alert;
+pub mod bench_imaging;
 pub mod bench_indicators;
 pub mod bench_programme;
 pub mod bench_services;
@@ -16,6 +17,7 @@ pub mod demo;
 pub mod demo_booking;
 pub mod demo_cases;
 pub mod demo_charges;
+pub mod demo_imaging;
 pub mod demo_immunization;
 pub mod demo_programmes;
 pub mod demo_recognition;

@@ -128,6 +128,9 @@ fn demo_builds_the_county_prints_every_login_and_the_chain_verifies() {
     let out = succeeds(run(yiwei(&data, &["demo", "--no-serve"])));
     assert!(out.contains("环江毛南族自治县"), "{out}");
     assert!(out.contains("yiwei-demo-2026"), "{out}");
+    // imaging: generated studies went through the STOW path into the data folder
+    assert!(out.contains("imaging studies"), "{out}");
+    assert!(data.join("images").is_dir());
     for (username, role) in [
         ("admin", "county_admin"),
         ("analyst", "analyst"),

@@ -45,14 +45,15 @@ pub mod reason {
     pub const CANNOT_UNDERSTAND: u16 = 0xC000;
 }
 
-/// The outcome of one part.
-#[derive(Debug)]
-struct Outcome {
-    sop_class: String,
-    sop_uid: String,
-    study_uid: String,
-    series_uid: String,
-    failure: Option<(u16, String)>,
+/// The outcome of one part (one instance).
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub sop_class: String,
+    pub sop_uid: String,
+    pub study_uid: String,
+    pub series_uid: String,
+    /// The FailureReason and why, or `None` when the instance is stored.
+    pub failure: Option<(u16, String)>,
 }
 
 pub async fn store(
@@ -206,13 +207,7 @@ struct Part {
 }
 
 async fn store_part(state: &AppState, caller: &Caller, study: Option<&str>, part: Part) -> Outcome {
-    let mut outcome = Outcome {
-        sop_class: String::new(),
-        sop_uid: String::new(),
-        study_uid: String::new(),
-        series_uid: String::new(),
-        failure: None,
-    };
+    let mut outcome = Outcome::default();
     if part.too_large {
         outcome.failure = Some((
             reason::OUT_OF_RESOURCES,
@@ -230,7 +225,27 @@ async fn store_part(state: &AppState, caller: &Caller, study: Option<&str>, part
         ));
         return outcome;
     }
-    let bytes = part.bytes;
+    ingest(
+        &state.store,
+        state.config.imaging.blobs.as_ref(),
+        &caller.viewer(),
+        part.bytes,
+        study,
+    )
+    .await
+}
+
+/// Store one Part 10 instance the way STOW-RS does: parse, encode its metadata, write the
+/// file to the blob store, index it through the access gate. The demo county and the
+/// benchmarks use this too, so their studies take the real path.
+pub async fn ingest(
+    store: &yiwei_store::Store,
+    blobs: &dyn yiwei_dicom::blob::BlobStore,
+    viewer: &yiwei_store::access::Viewer<'_>,
+    bytes: Vec<u8>,
+    study: Option<&str>,
+) -> Outcome {
+    let mut outcome = Outcome::default();
     // Parsing a large instance is CPU work: keep it off the request threads' turn.
     let parsed = tokio::task::spawn_blocking(move || {
         let (obj, parsed) = yiwei_dicom::parse::parse(&bytes)?;
@@ -326,14 +341,7 @@ async fn store_part(state: &AppState, caller: &Caller, study: Option<&str>, part
     // content under a stored SOP Instance UID gets its own key (removed again when the
     // index refuses it as a duplicate). A refused upload can leave its own file behind,
     // which no index row points to.
-    let viewer = caller.viewer();
-    if let Err(e) = state
-        .config
-        .imaging
-        .blobs
-        .put(&key, Bytes::from(bytes))
-        .await
-    {
+    if let Err(e) = blobs.put(&key, Bytes::from(bytes)).await {
         tracing::error!(error = %e, "blob store write failed");
         outcome.failure = Some((
             reason::PROCESSING_FAILURE,
@@ -341,7 +349,7 @@ async fn store_part(state: &AppState, caller: &Caller, study: Option<&str>, part
         ));
         return outcome;
     }
-    match gate::store_instance(&state.store, &viewer, &new).await {
+    match gate::store_instance(store, viewer, &new).await {
         Ok(Stored::New { .. } | Stored::AlreadyStored { .. }) => {}
         Err(AccessError::Refused(r)) => {
             outcome.failure = Some((
@@ -350,7 +358,7 @@ async fn store_part(state: &AppState, caller: &Caller, study: Option<&str>, part
             ));
         }
         Err(AccessError::Store(StoreError::Conflict { constraint })) => {
-            if let Err(e) = state.config.imaging.blobs.delete(&key).await {
+            if let Err(e) = blobs.delete(&key).await {
                 tracing::warn!(error = %e, "removing a refused duplicate's file failed");
             }
             outcome.failure = Some((
