@@ -78,7 +78,12 @@ fn report(
     }
     MeasureReport {
         resource_type: "MeasureReport",
-        id: format!("{}.{period}.{}", d.code, division.as_str()),
+        // FHIR ids allow only letters, digits, '-' and '.': the code's '_' become '-'.
+        id: format!(
+            "{}.{period}.{}",
+            d.code.replace('_', "-"),
+            division.as_str()
+        ),
         status: if period.ended_by(today) {
             "complete"
         } else {
@@ -176,7 +181,8 @@ pub async fn read(
     else {
         return Err(Outcome::not_found("MeasureReport"));
     };
-    let d = parse_measure(code).map_err(|_| Outcome::not_found("MeasureReport"))?;
+    let d =
+        parse_measure(&code.replace('-', "_")).map_err(|_| Outcome::not_found("MeasureReport"))?;
     let period = parse_period(period).map_err(|_| Outcome::not_found("MeasureReport"))?;
     let division = parse_division(division).map_err(|_| Outcome::not_found("MeasureReport"))?;
     let mut found = reports(&state, &user, remote, &[d], period, &division).await?;

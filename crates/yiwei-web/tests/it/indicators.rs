@@ -158,12 +158,12 @@ async fn the_figures_come_as_json_and_as_measure_reports() {
         let report = &b["entry"][0]["resource"];
         assert_eq!(report["resourceType"], "MeasureReport");
         assert_eq!(report["type"], "summary");
-        assert_eq!(report["id"], format!("records_held.{year}.451226"));
+        assert_eq!(report["id"], format!("records-held.{year}.451226"));
         assert_eq!(report["group"][0]["population"][0]["count"], 4);
         assert_eq!(report["period"]["start"], format!("{year}-01-01"));
         let read = analyst
             .get(&format!(
-                "/fhir/MeasureReport/contract_coverage.{year}.451226100"
+                "/fhir/MeasureReport/contract-coverage.{year}.451226100"
             ))
             .await;
         assert_eq!(read.status, StatusCode::OK, "{}", read.body);
