@@ -606,6 +606,41 @@ pub(crate) async fn reviews(store: &Store, case_id: i64) -> Result<Vec<Review>> 
     })
 }
 
+/// One step of a card's review history (`case_review`).
+struct ReviewRow<'a> {
+    case_id: i64,
+    action: &'a str,
+    from: CardStatus,
+    to: CardStatus,
+    reason: &'a str,
+    correction: Option<i64>,
+    user_id: Option<i64>,
+    at: DateTime<Utc>,
+}
+
+/// Write one review step inside the step's transaction: the review actions and the
+/// reporting clinician's resubmission share the history.
+async fn insert_review(tx: &mut Tx<'_>, r: &ReviewRow<'_>) -> Result<()> {
+    on_tx!(tx, |conn| {
+        sqlx::query(
+            "INSERT INTO case_review (case_id, action, from_status, to_status, reason, correction_id, \
+             user_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(r.case_id)
+        .bind(r.action)
+        .bind(r.from.as_str())
+        .bind(r.to.as_str())
+        .bind(r.reason.trim())
+        .bind(r.correction)
+        .bind(r.user_id)
+        .bind(r.at)
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+    })?;
+    Ok(())
+}
+
 /// Apply a CDC review action to a card at `expected_version`, with `event` appended in
 /// the same transaction. `Revise` needs `revision` and writes the correction card (订正
 /// 报告) as a new row; returns the correction's id then.
@@ -708,23 +743,17 @@ pub(crate) async fn review(
             "someone changed this card meanwhile; reload it and review again".into(),
         ));
     }
-    on_tx!(&mut tx, |conn| {
-        sqlx::query(
-            "INSERT INTO case_review (case_id, action, from_status, to_status, reason, correction_id, \
-             user_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(case_id)
-        .bind(action.as_str())
-        .bind(current.status.as_str())
-        .bind(to.as_str())
-        .bind(reason.trim())
-        .bind(correction)
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
+    let step = ReviewRow {
+        case_id,
+        action: action.as_str(),
+        from: current.status,
+        to,
+        reason,
+        correction,
+        user_id,
+        at: now,
+    };
+    insert_review(&mut tx, &step).await?;
     let event = event
         .object("case_report", case_id)
         .resident(current.resident_id)
@@ -845,21 +874,17 @@ pub(crate) async fn resubmit(
     if changed != 1 {
         return Err(stale());
     }
-    on_tx!(&mut tx, |conn| {
-        sqlx::query(
-            "INSERT INTO case_review (case_id, action, from_status, to_status, reason, correction_id, \
-             user_id, at) VALUES ($1, 'resubmit', $2, $3, $4, NULL, $5, $6)",
-        )
-        .bind(case_id)
-        .bind(current.status.as_str())
-        .bind(to.as_str())
-        .bind(note.trim())
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
+    let step = ReviewRow {
+        case_id,
+        action: "resubmit",
+        from: current.status,
+        to,
+        reason: note,
+        correction: None,
+        user_id,
+        at: now,
+    };
+    insert_review(&mut tx, &step).await?;
     let event = event
         .object("case_report", case_id)
         .resident(current.resident_id)

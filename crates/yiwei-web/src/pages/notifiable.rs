@@ -296,6 +296,33 @@ fn parse_card(form: &HashMap<String, String>, tr: Tr) -> Result<Card, HashMap<St
     }
 }
 
+/// The card as typed and checked (`card::validate`), or every problem by field in the
+/// visitor's language: one check for a new card and for a corrected one.
+fn checked_card(
+    state: &AppState,
+    form: &HashMap<String, String>,
+    tr: Tr,
+) -> Result<Card, HashMap<String, String>> {
+    let en = tr.lang == Lang::En;
+    parse_card(form, tr).and_then(|card| {
+        let context = card::Context {
+            now: local_now(state),
+            county: state.config.notifiable.county.clone(),
+        };
+        card::validate(&card, &context)
+            .map(|()| card)
+            .map_err(|problems| {
+                let mut errors = HashMap::new();
+                for p in problems {
+                    errors
+                        .entry(p.field.to_owned())
+                        .or_insert(if en { p.en } else { p.zh });
+                }
+                errors
+            })
+    })
+}
+
 pub async fn new_form(
     State(state): State<AppState>,
     Staff { ctx, user }: Staff,
@@ -335,30 +362,12 @@ pub async fn create(
     if !user.role.reads_personal_records() || user.role == Role::Resident {
         return Err(PageError::Forbidden);
     }
-    let en = ctx.tr.lang == Lang::En;
     let fix = say(
         ctx.tr,
         "报告卡有误，请按提示修改后再提交。",
         "The card has errors; correct the fields marked below.",
     );
-    let checked = parse_card(&form, ctx.tr).and_then(|card| {
-        let settings = &state.config.notifiable;
-        let context = card::Context {
-            now: local_now(&state),
-            county: settings.county.clone(),
-        };
-        card::validate(&card, &context)
-            .map(|()| card)
-            .map_err(|problems| {
-                let mut errors = HashMap::new();
-                for p in problems {
-                    errors
-                        .entry(p.field.to_owned())
-                        .or_insert(if en { p.en } else { p.zh });
-                }
-                errors
-            })
-    });
+    let checked = checked_card(&state, &form, ctx.tr);
     let card = match checked {
         Ok(card) => card,
         Err(errors) => {
@@ -853,25 +862,7 @@ pub async fn resubmit(
             PageError::BadRequest("the form lost the card's version; reload it".into())
         })?;
     let note = form.get("note").map_or("", String::as_str).to_owned();
-    let en = ctx.tr.lang == Lang::En;
-    let checked = parse_card(&form, ctx.tr).and_then(|card| {
-        let settings = &state.config.notifiable;
-        let context = card::Context {
-            now: local_now(&state),
-            county: settings.county.clone(),
-        };
-        card::validate(&card, &context)
-            .map(|()| card)
-            .map_err(|problems| {
-                let mut errors = HashMap::new();
-                for p in problems {
-                    errors
-                        .entry(p.field.to_owned())
-                        .or_insert(if en { p.en } else { p.zh });
-                }
-                errors
-            })
-    });
+    let checked = checked_card(&state, &form, ctx.tr);
     let again = |errors: HashMap<String, String>, message: Option<String>| {
         let state = state.clone();
         let ctx = ctx.clone();
