@@ -9,8 +9,8 @@
 //!
 //! The heuristic ([`repair`]), applied only under a Latin-1 or absent declaration, to text
 //! whose characters are all below U+0100 and some above U+007F:
-//! 1. the bytes are valid UTF-8 and every non-ASCII character is Han or CJK punctuation
-//!    → UTF-8;
+//! 1. the bytes are valid UTF-8, every non-ASCII character is Han or CJK punctuation and
+//!    at least one is Han → UTF-8 (a lone `·` is also the GBK bytes of 路);
 //! 2. else they decode as GB18030 without error, every non-ASCII character decoded is Han
 //!    or CJK punctuation, and no ASCII letter was swallowed as a trail byte (that is what
 //!    separates `Müller` from a name) → GB18030. (Rule 1 must ask for Han too: the
@@ -58,6 +58,7 @@ pub fn repair(text: &str) -> (String, Repair) {
     let utf8 = std::str::from_utf8(&bytes).ok();
     if let Some(s) = utf8
         && all_cjk(s)
+        && s.chars().any(is_han)
     {
         return (s.to_owned(), Repair::Utf8);
     }
@@ -130,6 +131,16 @@ mod tests {
         }
         // Already Unicode (declared correctly): nothing to do.
         assert_eq!(repair("韦阿娜").1, Repair::Unchanged);
+    }
+
+    #[test]
+    fn gbk_bytes_that_are_also_utf8_punctuation_read_as_the_name() {
+        // 路 is C2 B7 in GBK, which is also the UTF-8 of `·`: a name is not punctuation.
+        assert_eq!(
+            repair(&as_latin1(&gb("路"))),
+            ("路".into(), Repair::Gb18030)
+        );
+        assert_eq!(repair(&as_latin1("艾力·买买提".as_bytes())).1, Repair::Utf8);
     }
 
     #[test]
