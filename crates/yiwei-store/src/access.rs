@@ -1507,6 +1507,83 @@ pub async fn open_foodborne(
     ))
 }
 
+/// A returned food-borne case as a form to correct: staff of the institution that
+/// reported it, who may still write to the resident's record (audited as a read).
+pub async fn foodborne_draft(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    settings: &crate::notifiable::Settings,
+    case_id: i64,
+) -> Result<crate::notifiable::FoodborneDraft, AccessError> {
+    let resident_id = crate::notifiable::foodborne_resident_of(store, case_id).await?;
+    read_checked(store, viewer, resident_id, "foodborne_case", case_id).await?;
+    Ok(crate::notifiable::foodborne_draft(store, settings, case_id).await?)
+}
+
+/// Correct a food-borne case the CDC returned and send it back to review: staff of the
+/// institution that reported it, who may still write to the resident's record; audited
+/// as `update` in the resubmission's transaction.
+pub async fn resubmit_foodborne(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    settings: &crate::notifiable::Settings,
+    case_id: i64,
+    expected_version: i64,
+    case: &yiwei_domain::notifiable::foodborne::FoodborneCase,
+    note: &str,
+) -> Result<(), AccessError> {
+    let resident_id = crate::notifiable::foodborne_resident_of(store, case_id).await?;
+    let event = write_checked(store, viewer, resident_id).await?;
+    let reported_by = crate::notifiable::foodborne_institution_of(store, case_id).await?;
+    let event = own_institution(
+        store,
+        viewer,
+        event,
+        reported_by,
+        "foodborne_case",
+        case_id,
+        resident_id,
+    )
+    .await?;
+    Ok(crate::notifiable::resubmit_foodborne(
+        store,
+        settings,
+        case_id,
+        expected_version,
+        case,
+        note,
+        Some(viewer.user.id),
+        event,
+    )
+    .await?)
+}
+
+/// The food-borne cases the viewer's institution reported that the CDC returned for
+/// correction, oldest return first (at most `limit`); audited as one read of the list.
+pub async fn returned_foodborne(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    limit: i64,
+) -> Result<Vec<crate::notifiable::StoredFoodborne>, AccessError> {
+    let role = viewer.user.role;
+    let refusal = (role == rules::Role::Resident || !role.reads_personal_records())
+        .then_some(Refusal::AggregateRole);
+    let Some(institution) = viewer.user.institution_id else {
+        return Ok(Vec::new());
+    };
+    let event = match refusal {
+        None => Event::new(viewer.user.who(), Action::Read).basis("institution"),
+        Some(r) => Event::new(viewer.user.who(), Action::Denied)
+            .outcome("denied")
+            .basis(refusal_code(r))
+            .reason(Action::Read.as_str()),
+    }
+    .object("returned_foodborne", institution)
+    .from_addr(viewer.remote_addr.clone());
+    audit_list(store, &event, refusal).await?;
+    Ok(crate::notifiable::foodborne_returned(store, institution, limit).await?)
+}
+
 /// Food-borne cases inside `root`, for CDC staff; audited as one read of the list.
 pub async fn foodborne_list(
     store: &Store,

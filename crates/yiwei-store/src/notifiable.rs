@@ -1135,6 +1135,7 @@ pub struct StoredFoodborne {
     pub id: i64,
     pub resident_id: i64,
     pub division: String,
+    pub institution_id: i64,
     pub institution_name: String,
     pub patient_name: String,
     pub onset_at: DateTime<Utc>,
@@ -1234,7 +1235,7 @@ pub(crate) async fn foodborne_list(
     let (low, high) = root.subtree_range();
     on_pool!(store, |pool| {
         let rows = sqlx::query(
-            "SELECT f.id, f.resident_id, f.division_code, i.name AS institution_name, f.patient_name, \
+            "SELECT f.id, f.resident_id, f.division_code, f.institution_id, i.name AS institution_name, f.patient_name, \
              f.onset_at, f.visit_at, f.symptoms, f.suspected_food, f.food_place, f.shared_meal, \
              f.shared_ill, f.specimen_taken, f.diagnosis, f.reported_at, f.on_time, f.status, \
              f.version FROM foodborne_case f JOIN institution i ON i.id = f.institution_id \
@@ -1259,7 +1260,8 @@ pub(crate) async fn foodborne_list(
     })
 }
 
-const FOODBORNE_COLUMNS: &str = "f.id, f.resident_id, f.division_code, i.name AS institution_name, \
+const FOODBORNE_COLUMNS: &str = "f.id, f.resident_id, f.division_code, f.institution_id, \
+     i.name AS institution_name, \
      f.patient_name, f.onset_at, f.visit_at, f.symptoms, f.suspected_food, f.food_place, \
      f.shared_meal, f.shared_ill, f.specimen_taken, f.diagnosis, f.reported_at, f.on_time, f.status, \
      f.version";
@@ -1270,6 +1272,7 @@ fn foodborne_row(r: &impl Row) -> Result<StoredFoodborne> {
         id: r.col("id")?,
         resident_id: r.col("resident_id")?,
         division: r.col("division_code")?,
+        institution_id: r.col("institution_id")?,
         institution_name: r.col("institution_name")?,
         patient_name: r.col("patient_name")?,
         onset_at: r.col("onset_at")?,
@@ -1428,6 +1431,213 @@ pub(crate) async fn foodborne_get(store: &Store, case_id: i64) -> Result<StoredF
             .await?
             .ok_or(StoreError::NotFound("food-borne case"))?;
         foodborne_row(&row)
+    })
+}
+
+/// The institution that reported a food-borne case (only its staff correct it).
+pub async fn foodborne_institution_of(store: &Store, case_id: i64) -> Result<i64> {
+    on_pool!(store, |pool| {
+        sqlx::query_scalar("SELECT institution_id FROM foodborne_case WHERE id = $1")
+            .bind(case_id)
+            .fetch_optional(pool)
+            .await
+    })?
+    .ok_or(StoreError::NotFound("food-borne case"))
+}
+
+/// A food-borne case as its form holds it (the phone decrypted), with the CDC's last
+/// review reason: what the reporting clinician corrects after a return.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FoodborneDraft {
+    pub case: FoodborneCase,
+    pub status: String,
+    pub review_reason: String,
+    pub version: i64,
+}
+
+/// One food-borne case as a form to correct (see [`FoodborneDraft`]).
+pub(crate) async fn foodborne_draft(
+    store: &Store,
+    settings: &Settings,
+    case_id: i64,
+) -> Result<FoodborneDraft> {
+    on_pool!(store, |pool| {
+        let row = sqlx::query(
+            "SELECT patient_name, sex, birth_date, phone_enc, address_code, onset_at, visit_at, \
+             symptoms, suspected_food, food_place, shared_meal, shared_ill, specimen_taken, \
+             diagnosis, fill_date, doctor, status, review_reason, version \
+             FROM foodborne_case WHERE id = $1",
+        )
+        .bind(case_id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(StoreError::NotFound("food-borne case"))?;
+        draft_row(store, settings, &row)
+    })
+}
+
+fn draft_row(store: &Store, settings: &Settings, row: &impl Row) -> Result<FoodborneDraft> {
+    let phone_enc: Option<Vec<u8>> = row.col("phone_enc")?;
+    let phone = match phone_enc {
+        Some(blob) => store.keys().decrypt(Field::Phone, &blob)?,
+        None => String::new(),
+    };
+    let symptoms: String = row.col("symptoms")?;
+    let count = |name: &str| -> Result<Option<u32>> {
+        let n: Option<i64> = row.col(name)?;
+        Ok(n.and_then(|n| u32::try_from(n).ok()))
+    };
+    let onset_at: DateTime<Utc> = row.col("onset_at")?;
+    let visit_at: DateTime<Utc> = row.col("visit_at")?;
+    Ok(FoodborneDraft {
+        case: FoodborneCase {
+            patient_name: row.col("patient_name")?,
+            sex: row.col("sex")?,
+            birth_date: row.col("birth_date")?,
+            phone,
+            address_code: row.col("address_code")?,
+            onset_at: settings.to_local(onset_at),
+            visit_at: settings.to_local(visit_at),
+            symptoms: serde_json::from_str(&symptoms).map_err(|_| bad("symptom list"))?,
+            suspected_food: row.col("suspected_food")?,
+            food_place: row.col("food_place")?,
+            shared_meal: count("shared_meal")?,
+            shared_ill: count("shared_ill")?,
+            specimen_taken: row.col("specimen_taken")?,
+            diagnosis: row.col("diagnosis")?,
+            fill_date: row.col("fill_date")?,
+            doctor: row.col("doctor")?,
+        },
+        status: row.col("status")?,
+        review_reason: row.col("review_reason")?,
+        version: row.col("version")?,
+    })
+}
+
+/// Correct a returned food-borne case and send it back to review (更正后重新报告), with
+/// `event` (the caller's `update`) in the same transaction. The corrected case is checked
+/// like a new one; it keeps its first report time, so its timeliness runs from the first
+/// report against the (possibly corrected) visit time. `note` is the clinician's answer
+/// to the return reason, kept in the review history; the case goes back to `pending`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one resubmission, its parts named"
+)]
+pub(crate) async fn resubmit_foodborne(
+    store: &Store,
+    settings: &Settings,
+    case_id: i64,
+    expected_version: i64,
+    case: &FoodborneCase,
+    note: &str,
+    user_id: Option<i64>,
+    event: Event,
+) -> Result<()> {
+    let stale = || {
+        StoreError::Invalid(
+            "someone changed this case meanwhile; reload it and correct it again".into(),
+        )
+    };
+    let current = foodborne_get(store, case_id).await?;
+    if current.version != expected_version {
+        return Err(stale());
+    }
+    if current.status != "returned" {
+        return Err(StoreError::Invalid(format!(
+            "only a case the CDC returned is corrected and resubmitted; this one is {}",
+            current.status
+        )));
+    }
+    let now = crate::now();
+    foodborne::validate(case, settings.to_local(now)).map_err(problems)?;
+    let visit_at = settings.to_utc(case.visit_at);
+    let (on_time, _) = workflow::timeliness(
+        visit_at,
+        current.reported_at,
+        settings.foodborne_deadline_hours,
+    );
+    let symptoms =
+        serde_json::to_string(&case.symptoms).map_err(|e| StoreError::Other(e.to_string()))?;
+    let phone = case.phone.trim();
+    let phone_enc = (!phone.is_empty()).then(|| store.keys().encrypt(Field::Phone, phone));
+    let mut tx = store.begin().await?;
+    let changed = on_tx!(&mut tx, |conn| {
+        sqlx::query(
+            "UPDATE foodborne_case SET patient_name = $1, sex = $2, birth_date = $3, \
+             phone_enc = $4, address_code = $5, onset_at = $6, visit_at = $7, symptoms = $8, \
+             suspected_food = $9, food_place = $10, shared_meal = $11, shared_ill = $12, \
+             specimen_taken = $13, diagnosis = $14, fill_date = $15, doctor = $16, \
+             on_time = $17, status = 'pending', version = version + 1 \
+             WHERE id = $18 AND version = $19 AND status = 'returned'",
+        )
+        .bind(case.patient_name.trim())
+        .bind(&case.sex)
+        .bind(case.birth_date)
+        .bind(phone_enc.as_deref())
+        .bind(case.address_code.trim())
+        .bind(settings.to_utc(case.onset_at))
+        .bind(visit_at)
+        .bind(&symptoms)
+        .bind(case.suspected_food.trim())
+        .bind(case.food_place.trim())
+        .bind(case.shared_meal.map(i64::from))
+        .bind(case.shared_ill.map(i64::from))
+        .bind(case.specimen_taken)
+        .bind(case.diagnosis.trim())
+        .bind(case.fill_date)
+        .bind(case.doctor.trim())
+        .bind(on_time)
+        .bind(case_id)
+        .bind(expected_version)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    if changed != 1 {
+        return Err(stale());
+    }
+    on_tx!(&mut tx, |conn| {
+        sqlx::query(
+            "INSERT INTO foodborne_review (case_id, action, from_status, to_status, reason, \
+             by_user, at) VALUES ($1, 'resubmit', 'returned', 'pending', $2, $3, $4)",
+        )
+        .bind(case_id)
+        .bind(note.trim())
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    let event = event
+        .object("foodborne_case", case_id)
+        .resident(current.resident_id)
+        .reason("resubmit");
+    audit::append_in(&mut tx, store.keys().audit_key(), &event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Food-borne cases the CDC returned to `institution_id`, oldest return first: the
+/// reporting clinicians' correction work list.
+pub(crate) async fn foodborne_returned(
+    store: &Store,
+    institution_id: i64,
+    limit: i64,
+) -> Result<Vec<StoredFoodborne>> {
+    let sql = format!(
+        "SELECT {FOODBORNE_COLUMNS} FROM foodborne_case f \
+         JOIN institution i ON i.id = f.institution_id \
+         WHERE f.institution_id = $1 AND f.status = 'returned' \
+         ORDER BY f.reviewed_at, f.id LIMIT $2"
+    );
+    on_pool!(store, |pool| {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(institution_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+        rows.iter().map(foodborne_row).collect()
     })
 }
 

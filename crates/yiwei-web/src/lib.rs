@@ -196,6 +196,11 @@ pub fn app(store: Store, config: WebConfig) -> Router {
         )
         .route("/foodborne/{id}", get(pages::foodborne::show))
         .route("/foodborne/{id}/review", post(pages::foodborne::review))
+        .route("/foodborne/returned", get(pages::foodborne::returned))
+        .route(
+            "/foodborne/{id}/resubmit",
+            get(pages::foodborne::resubmit_form).post(pages::foodborne::resubmit),
+        )
         .route("/cdc/foodborne", get(pages::foodborne::list))
         // cost alerts (防返贫监测预警)
         .route("/cost-alerts", get(pages::cost_alert::list))

@@ -740,3 +740,127 @@ async fn a_returned_card_is_corrected_and_resubmitted_by_its_institution_only(st
     .await
     .expect("accept");
 }
+
+/// A food-borne case for ana: onset two days ago, seen yesterday.
+fn foodborne_case(county: &County) -> yiwei_domain::notifiable::foodborne::FoodborneCase {
+    let s = settings(county);
+    let now = s.to_local(yiwei_store::now());
+    let visit = now - Duration::days(1);
+    yiwei_domain::notifiable::foodborne::FoodborneCase {
+        patient_name: "安测试".into(),
+        sex: "female".into(),
+        birth_date: NaiveDate::from_ymd_opt(1985, 3, 15).unwrap(),
+        phone: "13807710001".into(),
+        address_code: county.village_a1.as_str().into(),
+        onset_at: visit - Duration::hours(10),
+        visit_at: visit,
+        symptoms: vec!["diarrhoea".into()],
+        suspected_food: "凉拌米粉".into(),
+        food_place: "村宴".into(),
+        shared_meal: Some(30),
+        shared_ill: Some(4),
+        specimen_taken: false,
+        diagnosis: "急性胃肠炎".into(),
+        fill_date: visit.date(),
+        doctor: "覃医生".into(),
+    }
+}
+
+conformance!(a_returned_foodborne_case_is_corrected_by_its_institution_only);
+async fn a_returned_foodborne_case_is_corrected_by_its_institution_only(store: Store) {
+    let county = County::build(&store).await;
+    let s = settings(&county);
+    let cdc = cdc_user(&store, &county).await;
+    let first = foodborne_case(&county);
+    let id = access::report_foodborne(&store, &viewer(&county.clinician_a), &s, county.ana, &first)
+        .await
+        .expect("report");
+    let mut fixed = first.clone();
+    fixed.suspected_food = "凉拌米粉（散装）".into();
+    // Not returned yet: nothing to correct.
+    let err =
+        access::resubmit_foodborne(&store, &viewer(&county.clinician_a), &s, id, 1, &fixed, "")
+            .await
+            .expect_err("pending");
+    assert!(matches!(err, AccessError::Store(StoreError::Invalid(_))));
+    access::review_foodborne(
+        &store,
+        &viewer(&cdc),
+        id,
+        1,
+        ReviewAction::Return,
+        "食品来源不详",
+    )
+    .await
+    .expect("return");
+    let queue = access::returned_foodborne(&store, &viewer(&county.clinician_a), 50)
+        .await
+        .expect("queue");
+    assert_eq!(queue.iter().map(|c| c.id).collect::<Vec<_>>(), [id]);
+    assert!(
+        access::returned_foodborne(&store, &viewer(&county.doctor_a1), 50)
+            .await
+            .expect("queue")
+            .is_empty()
+    );
+    // The stored form, phone decrypted, with the CDC's reason.
+    let draft = access::foodborne_draft(&store, &viewer(&county.clinician_a), &s, id)
+        .await
+        .expect("draft");
+    assert_eq!(draft.case, first);
+    assert_eq!((draft.status.as_str(), draft.version), ("returned", 2));
+    assert_eq!(draft.review_reason, "食品来源不详");
+    // Another institution's doctor may write to ana's record but did not report it.
+    let err = access::resubmit_foodborne(&store, &viewer(&county.doctor_a1), &s, id, 2, &fixed, "")
+        .await
+        .expect_err("other institution");
+    assert!(matches!(
+        err,
+        AccessError::Refused(yiwei_domain::access::Refusal::OtherInstitution)
+    ));
+    // An impossible correction (more ill than ate) changes nothing.
+    let mut wrong = fixed.clone();
+    wrong.shared_ill = Some(31);
+    let err =
+        access::resubmit_foodborne(&store, &viewer(&county.clinician_a), &s, id, 2, &wrong, "")
+            .await
+            .expect_err("invalid");
+    assert!(matches!(err, AccessError::Store(StoreError::Invalid(_))));
+    access::resubmit_foodborne(
+        &store,
+        &viewer(&county.clinician_a),
+        &s,
+        id,
+        2,
+        &fixed,
+        "已写明来源",
+    )
+    .await
+    .expect("resubmit");
+    let (now, history) = access::open_foodborne(&store, &viewer(&cdc), id)
+        .await
+        .expect("open");
+    assert_eq!((now.status.as_str(), now.version), ("pending", 3));
+    assert_eq!(now.suspected_food, "凉拌米粉（散装）");
+    assert!(now.on_time, "timeliness still runs from the first report");
+    let steps: Vec<_> = history
+        .iter()
+        .map(|r| (r.action.as_str(), r.to_status.as_str(), r.reason.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("return", "returned", "食品来源不详"),
+            ("resubmit", "pending", "已写明来源")
+        ]
+    );
+    // Stale version; then the CDC accepts the corrected case.
+    assert!(
+        access::resubmit_foodborne(&store, &viewer(&county.clinician_a), &s, id, 2, &fixed, "")
+            .await
+            .is_err()
+    );
+    access::review_foodborne(&store, &viewer(&cdc), id, 3, ReviewAction::Accept, "")
+        .await
+        .expect("accept");
+}

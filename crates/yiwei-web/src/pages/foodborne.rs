@@ -25,7 +25,7 @@ use yiwei_domain::notifiable::ReviewAction;
 use yiwei_domain::notifiable::foodborne::{self, FoodborneCase, SYMPTOMS};
 use yiwei_store::StoreError;
 use yiwei_store::access::{self, AccessError};
-use yiwei_store::notifiable::StoredFoodborne;
+use yiwei_store::notifiable::{FoodborneDraft, StoredFoodborne};
 use yiwei_store::user::User;
 
 use super::notifiable::Fact;
@@ -58,6 +58,12 @@ struct FormPage {
     errors: HashMap<String, String>,
     general_error: Option<String>,
     symptoms: Vec<Symptom>,
+    /// Where the form posts: a new report, or the correction of a returned one.
+    action: String,
+    /// The case's version when correcting a returned case.
+    version: Option<i64>,
+    /// Why the CDC returned the case, when correcting one.
+    returned_reason: Option<String>,
 }
 
 impl FormPage {
@@ -103,6 +109,9 @@ fn form_page(
         errors,
         general_error,
         symptoms,
+        action: format!("/residents/{id}/foodborne/new"),
+        version: None,
+        returned_reason: None,
     }
 }
 
@@ -370,6 +379,8 @@ struct ShowPage {
     version: i64,
     history: Vec<HistoryRow>,
     can_review: bool,
+    /// The viewer's institution reported this returned case and may correct it.
+    can_resubmit: bool,
     review_error: Option<String>,
 }
 
@@ -539,6 +550,9 @@ async fn show_page(
             })
             .collect(),
         can_review: user.role == Role::CdcStaff && c.status == "pending",
+        can_resubmit: c.status == "returned"
+            && may_report(user)
+            && user.institution_id == Some(c.institution_id),
         review_error,
     };
     Ok(page)
@@ -560,6 +574,7 @@ pub struct ListRow {
 #[template(path = "foodborne_list.html")]
 struct ListPage {
     shell: Shell,
+    heading: String,
     rows: Vec<ListRow>,
     total: i64,
     pager: Pager,
@@ -584,10 +599,23 @@ pub async fn list(
         skip,
     )
     .await?;
-    let s = &state.config.notifiable;
     let tr = ctx.tr;
-    let rows = list
-        .iter()
+    let rows = list_rows(&state, tr, &list);
+    let heading = say(tr, "食源性疾病病例报告", "Food-borne case reports");
+    let shell = Shell::new(&ctx, &state, "nav.foodborne").with_title(heading.clone());
+    Ok(render(&ListPage {
+        shell,
+        heading,
+        rows,
+        total,
+        pager: Pager::new("/cdc/foodborne?", page, total),
+    })?
+    .into_response())
+}
+
+fn list_rows(state: &AppState, tr: Tr, list: &[StoredFoodborne]) -> Vec<ListRow> {
+    let s = &state.config.notifiable;
+    list.iter()
         .map(|c| ListRow {
             id: c.id,
             patient: yiwei_domain::mask::name(&c.patient_name),
@@ -599,17 +627,218 @@ pub async fn list(
             timeliness: timeliness(c, tr),
             status: status_name(&c.status, tr),
         })
-        .collect();
-    let shell = Shell::new(&ctx, &state, "nav.foodborne").with_title(say(
+        .collect()
+}
+
+/// `/foodborne/returned`: the food-borne reports of the viewer's institution that the CDC
+/// returned for correction, each linking to its report (and from there its correction).
+pub async fn returned(
+    State(state): State<AppState>,
+    Staff { ctx, user }: Staff,
+) -> Result<Response, PageError> {
+    let list = access::returned_foodborne(&state.store, &viewer(&ctx, &user), PAGE_SIZE).await?;
+    let tr = ctx.tr;
+    let heading = say(
         tr,
-        "食源性疾病病例报告",
-        "Food-borne case reports",
-    ));
+        "退回待订正的食源性疾病报告",
+        "Food-borne reports returned for correction",
+    );
+    let total = list.len() as i64;
+    let shell = Shell::new(&ctx, &state, "nav.foodborne").with_title(heading.clone());
     Ok(render(&ListPage {
         shell,
-        rows,
+        heading,
+        rows: list_rows(&state, tr, &list),
         total,
-        pager: Pager::new("/cdc/foodborne?", page, total),
+        pager: Pager::new("/foodborne/returned?", 1, total),
     })?
     .into_response())
+}
+
+/// The form values of a stored case, for its correction.
+fn case_values(c: &FoodborneCase) -> HashMap<String, String> {
+    let count = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_default();
+    HashMap::from([
+        ("patient_name".to_owned(), c.patient_name.clone()),
+        ("sex".to_owned(), c.sex.clone()),
+        ("birth_date".to_owned(), c.birth_date.to_string()),
+        ("phone".to_owned(), c.phone.clone()),
+        ("address_code".to_owned(), c.address_code.clone()),
+        ("onset_date".to_owned(), c.onset_at.date().to_string()),
+        (
+            "onset_time".to_owned(),
+            c.onset_at.format("%H:%M").to_string(),
+        ),
+        ("visit_date".to_owned(), c.visit_at.date().to_string()),
+        (
+            "visit_time".to_owned(),
+            c.visit_at.format("%H:%M").to_string(),
+        ),
+        ("suspected_food".to_owned(), c.suspected_food.clone()),
+        ("food_place".to_owned(), c.food_place.clone()),
+        ("shared_meal".to_owned(), count(c.shared_meal)),
+        ("shared_ill".to_owned(), count(c.shared_ill)),
+        (
+            "specimen_taken".to_owned(),
+            if c.specimen_taken { "yes" } else { "no" }.to_owned(),
+        ),
+        ("diagnosis".to_owned(), c.diagnosis.clone()),
+        ("fill_date".to_owned(), c.fill_date.to_string()),
+        ("doctor".to_owned(), c.doctor.clone()),
+    ])
+}
+
+/// The correction form of a returned case, with `values` as typed (or as stored).
+#[expect(clippy::too_many_arguments, reason = "one form, its parts named")]
+fn correction_page(
+    state: &AppState,
+    ctx: &Ctx,
+    id: i64,
+    draft: &FoodborneDraft,
+    values: HashMap<String, String>,
+    chosen: &[String],
+    errors: HashMap<String, String>,
+    general_error: Option<String>,
+) -> FormPage {
+    let mut page = form_page(
+        state,
+        ctx,
+        id,
+        draft.case.patient_name.clone(),
+        values,
+        chosen,
+        errors,
+        general_error,
+    );
+    page.action = format!("/foodborne/{id}/resubmit");
+    page.version = Some(draft.version);
+    page.returned_reason = Some(draft.review_reason.clone());
+    page.shell = page.shell.with_title(say(
+        ctx.tr,
+        "订正食源性疾病病例报告",
+        "Correct a food-borne case report",
+    ));
+    page
+}
+
+/// `GET /foodborne/{id}/resubmit`: the returned case, prefilled, with the CDC's reason.
+pub async fn resubmit_form(
+    State(state): State<AppState>,
+    Staff { ctx, user }: Staff,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    if !may_report(&user) {
+        return Err(PageError::Forbidden);
+    }
+    let draft = access::foodborne_draft(
+        &state.store,
+        &viewer(&ctx, &user),
+        &state.config.notifiable,
+        id,
+    )
+    .await?;
+    if draft.status != "returned" {
+        return Ok(Redirect::to(&format!("/foodborne/{id}")).into_response());
+    }
+    let values = case_values(&draft.case);
+    let chosen = draft.case.symptoms.clone();
+    let page = correction_page(
+        &state,
+        &ctx,
+        id,
+        &draft,
+        values,
+        &chosen,
+        HashMap::new(),
+        None,
+    );
+    Ok(render(&page)?.into_response())
+}
+
+/// `POST /foodborne/{id}/resubmit`: check the corrected case like a new one and send it
+/// back to the CDC's review.
+pub async fn resubmit(
+    State(state): State<AppState>,
+    Staff { ctx, user }: Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let (values, symptoms) = split(form);
+    ctx.check_csrf(&state, values.get("csrf").map_or("", String::as_str))?;
+    if !may_report(&user) {
+        return Err(PageError::Forbidden);
+    }
+    let Some(version) = values
+        .get("version")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+    else {
+        return Err(PageError::BadRequest(
+            "the form lacks the case's version".into(),
+        ));
+    };
+    let settings = &state.config.notifiable;
+    let draft = access::foodborne_draft(&state.store, &viewer(&ctx, &user), settings, id).await?;
+    let en = ctx.tr.lang == Lang::En;
+    let fix = say(
+        ctx.tr,
+        "报告有误，请按提示修改后再提交。",
+        "The report has errors; correct the fields marked below.",
+    );
+    let checked = parse_case(&values, &symptoms, ctx.tr).and_then(|case| {
+        foodborne::validate(&case, local_now(&state))
+            .map(|()| case)
+            .map_err(|problems| {
+                let mut errors = HashMap::new();
+                for p in problems {
+                    errors
+                        .entry(p.field.to_owned())
+                        .or_insert(if en { p.en } else { p.zh });
+                }
+                errors
+            })
+    });
+    let case = match checked {
+        Ok(case) => case,
+        Err(errors) => {
+            let page = correction_page(
+                &state,
+                &ctx,
+                id,
+                &draft,
+                values,
+                &symptoms,
+                errors,
+                Some(fix),
+            );
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
+        }
+    };
+    let note = values.get("note").map_or("", String::as_str);
+    match access::resubmit_foodborne(
+        &state.store,
+        &viewer(&ctx, &user),
+        settings,
+        id,
+        version,
+        &case,
+        note,
+    )
+    .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/foodborne/{id}")).into_response()),
+        Err(AccessError::Store(StoreError::Invalid(message))) => {
+            let page = correction_page(
+                &state,
+                &ctx,
+                id,
+                &draft,
+                values,
+                &symptoms,
+                HashMap::new(),
+                Some(message),
+            );
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -673,6 +673,8 @@ struct QueuePage {
     rows: Vec<QueueRow>,
     total: i64,
     pager: Pager,
+    /// Link to the returned food-borne reports too (the returned-cards queue).
+    foodborne_link: bool,
 }
 
 #[derive(Deserialize)]
@@ -707,6 +709,7 @@ pub async fn queue(
         rows: queue_rows(&state, ctx.tr, &list),
         total,
         pager: Pager::new("/cdc/review?", page, total),
+        foodborne_link: false,
     })?
     .into_response())
 }
@@ -752,6 +755,7 @@ pub async fn returned(
         rows: queue_rows(&state, ctx.tr, &list),
         total,
         pager: Pager::new("/cases/returned?", page, total),
+        foodborne_link: true,
     })?
     .into_response())
 }

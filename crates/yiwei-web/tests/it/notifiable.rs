@@ -501,6 +501,76 @@ async fn cdc_reviews_foodborne_reports_with_reasons_and_history() {
             )
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{backend}");
+
+        // The reporting clinician finds it among the returned reports and corrects it.
+        let queue = c.get("/cases/returned").await;
+        assert!(
+            queue.body.contains("href=\"/foodborne/returned\""),
+            "{}",
+            queue.body
+        );
+        let returned = c.get("/foodborne/returned").await;
+        assert_eq!(returned.status, StatusCode::OK, "{}", returned.body);
+        assert!(
+            returned.body.contains(&format!("href=\"{second}\""))
+                && !returned.body.contains(&format!("href=\"{first}\"")),
+            "{}",
+            returned.body
+        );
+        let page = c.get(&second).await;
+        assert!(
+            page.body.contains("id=\"foodborne-resubmit\""),
+            "{}",
+            page.body
+        );
+        assert!(
+            !cdc.get(&second)
+                .await
+                .body
+                .contains("id=\"foodborne-resubmit\""),
+            "the CDC does not correct reports"
+        );
+        let fix_uri = format!("{second}/resubmit");
+        let form = c.get(&fix_uri).await;
+        assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+        assert!(form.body.contains("可疑食品请写明品牌"), "the CDC's reason");
+        assert!(
+            form.body.contains("value=\"13812345678\"") && form.body.contains("value=\"凉拌米粉\""),
+            "prefilled from the stored report: {}",
+            form.body
+        );
+        let fix_csrf = form.csrf();
+        let mut fixed = foodborne(&fix_csrf, &y2, &y1, &t);
+        fixed.retain(|(k, _)| *k != "suspected_food");
+        fixed.push(("suspected_food", "凉拌米粉（桂林米粉厂散装）"));
+        fixed.push(("version", "2"));
+        fixed.push(("note", "已写明米粉来源"));
+        // An impossible correction is refused at its field; nothing changes.
+        let mut wrong = fixed.clone();
+        wrong.retain(|(k, _)| *k != "shared_ill");
+        wrong.push(("shared_ill", "41"));
+        let r = c.post_form(&fix_uri, &wrong).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{backend}");
+        assert!(r.body.contains("id=\"err-shared_ill\""), "{}", r.body);
+        assert!(cdc.get(&second).await.body.contains("已退回"));
+        // The correction goes back to review with the clinician's note in the history.
+        let r = c.post_form(&fix_uri, &fixed).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{backend}: {}", r.body);
+        let page = cdc.get(&second).await;
+        assert!(
+            page.body.contains("待审核")
+                && page.body.contains("桂林米粉厂散装")
+                && page.body.contains("已写明米粉来源")
+                && page.body.contains("重新提交"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("id=\"review-form\""), "reviewable again");
+        // The same version again is stale.
+        let r = c.post_form(&fix_uri, &fixed).await;
+        assert_ne!(r.status, StatusCode::SEE_OTHER, "{backend}: stale");
+        let returned = c.get("/foodborne/returned").await;
+        assert!(!returned.body.contains(&format!("href=\"{second}\"")));
     }
 }
 
