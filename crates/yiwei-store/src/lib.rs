@@ -35,6 +35,7 @@ pub mod org;
 pub mod programme;
 pub mod programme_indicator;
 pub mod quality;
+pub mod read_window;
 pub mod recognition;
 pub mod referral;
 pub mod resident;
@@ -173,6 +174,8 @@ pub struct Store {
     /// On SQLite, the connection write transactions run on (see [`Store::begin`]).
     writer: Option<SqlitePool>,
     keys: Keys,
+    /// Study reads audited in the last minute (see [`read_window`]).
+    reads: std::sync::Arc<read_window::ReadWindow>,
 }
 
 /// Where the embedded database lives inside the data folder.
@@ -231,13 +234,23 @@ impl Store {
                 database_url.split(':').next().unwrap_or_default()
             )));
         };
-        let store = Store { pool, writer, keys };
+        let store = Store {
+            pool,
+            writer,
+            keys,
+            reads: Default::default(),
+        };
         migrate::run(&store).await?;
         Ok(store)
     }
 
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// The reads of this process audited in the last minute (see [`read_window`]).
+    pub fn recent_reads(&self) -> &read_window::ReadWindow {
+        &self.reads
     }
 
     pub fn keys(&self) -> &Keys {

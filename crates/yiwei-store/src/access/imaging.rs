@@ -24,6 +24,7 @@ use crate::imaging::{
     self as store_imaging, Instance, InstanceFilter, NewInstance, Scope, Series, Stored, Study,
     StudyQuery,
 };
+use crate::read_window::ReadKey;
 use crate::{Result, Store, StoreError, on_pool};
 
 /// The studies a viewer may list: see the module docs.
@@ -139,13 +140,29 @@ fn unlinked_rule(viewer: &Viewer<'_>, study: &Study, shared: bool) -> Result<Bas
     }
 }
 
-/// Decide and audit a read of `study` (see the module docs).
+/// Decide and audit a read of `study` (see the module docs). Every read is decided; an
+/// allowed read that repeats one audited within the last minute (same user, study, basis
+/// and address) is covered by that row (`crate::read_window`), so a viewer or a
+/// DICOMweb client fetching a study image by image leaves one row per burst, not one per
+/// image.
 async fn check_study(store: &Store, viewer: &Viewer<'_>, study: &Study) -> Result<(), AccessError> {
-    if let Some(resident) = study.resident_id {
-        read_checked(store, viewer, resident, "imaging_study", study.id).await?;
+    let decision = match study.resident_id {
+        Some(resident) => decide(store, viewer, resident).await?,
+        None => may_open_unlinked(store, viewer, study).await?,
+    };
+    let now = std::time::Instant::now();
+    let key = decision.ok().map(|basis| ReadKey {
+        user_id: viewer.user.id,
+        object_type: "imaging_study",
+        object_id: study.id,
+        basis: basis.as_str(),
+        remote_addr: viewer.remote_addr.clone(),
+    });
+    if let Some(key) = &key
+        && store.recent_reads().covered(key, now)
+    {
         return Ok(());
     }
-    let decision = may_open_unlinked(store, viewer, study).await?;
     let event = match decision {
         Ok(basis) => Event::new(viewer.user.who(), Action::Read).basis(basis.as_str()),
         Err(refusal) => Event::new(viewer.user.who(), Action::Denied)
@@ -155,8 +172,15 @@ async fn check_study(store: &Store, viewer: &Viewer<'_>, study: &Study) -> Resul
     }
     .object("imaging_study", study.id)
     .from_addr(viewer.remote_addr.clone());
+    let event = match study.resident_id {
+        Some(resident) => event.resident(resident),
+        None => event,
+    };
     audit::append(store, &event).await?;
     decision?;
+    if let Some(key) = key {
+        store.recent_reads().record(key, now);
+    }
     Ok(())
 }
 
@@ -169,6 +193,12 @@ pub async fn open_study(
     let study = store_imaging::study_by_uid(store, study_uid).await?;
     check_study(store, viewer, &study).await?;
     Ok(study)
+}
+
+/// A study for the job runner (the AI reading hook's draft): no person reads it here, so
+/// there is no decision to audit; what the job writes is recorded by the report store.
+pub async fn study_for_job(store: &Store, study_id: i64) -> Result<Study, AccessError> {
+    Ok(store_imaging::study_by_id(store, study_id).await?)
 }
 
 /// Open a study by its id: checked and audited.

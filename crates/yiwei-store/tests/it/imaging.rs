@@ -513,3 +513,70 @@ async fn unmatched_studies_wait_in_the_queue_until_linked(store: Store) {
     assert_eq!(totals.instances, 2);
 }
 conformance!(unmatched_studies_wait_in_the_queue_until_linked);
+
+async fn repeated_reads_of_a_study_leave_one_audit_row_per_burst(store: Store) {
+    let f = fixture(&store).await;
+    let rad = viewer(&f.radiologist);
+    let ana = (f.c.ana_id_card.as_str(), "韦阿娜", "19850315", "F");
+    gate::store_instance(&store, &rad, &instance("7", "1", 1, ana))
+        .await
+        .unwrap();
+    let uid = "1.2.826.0.1.3680043.10.1.7";
+    let count = |action: &'static str| {
+        let store = store.clone();
+        async move {
+            int(
+                &store,
+                &format!(
+                    "SELECT COUNT(*) FROM audit_log WHERE action = '{action}' \
+                     AND object_type = 'imaging_study'"
+                ),
+            )
+            .await
+        }
+    };
+    let reads = count("read").await;
+    // An image-by-image retrieval: every read decided, one row written.
+    for _ in 0..5 {
+        gate::instances_of(&store, &rad, uid, &Default::default())
+            .await
+            .unwrap();
+    }
+    assert_eq!(count("read").await, reads + 1);
+    let row: i64 = int(
+        &store,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'read' AND object_type = 'imaging_study' \
+         AND resident_id IS NOT NULL AND basis IS NOT NULL",
+    )
+    .await;
+    assert!(row >= 1, "the row names the resident and the basis");
+    // The same user from another address is another read.
+    let elsewhere = Viewer {
+        user: &f.radiologist,
+        remote_addr: Some("10.1.1.1".into()),
+    };
+    gate::open_study(&store, &elsewhere, uid).await.unwrap();
+    gate::open_study(&store, &elsewhere, uid).await.unwrap();
+    assert_eq!(count("read").await, reads + 2);
+    // Refusals are never coalesced: each is decided and written.
+    let clin = viewer(&f.clinician_b);
+    let denied = count("denied").await;
+    for _ in 0..3 {
+        gate::open_study(&store, &clin, uid).await.unwrap_err();
+    }
+    assert_eq!(count("denied").await, denied + 3);
+    // A grant changes the basis: a new row, then covered again.
+    access::break_glass(
+        &store,
+        &clin,
+        f.c.ana,
+        "急诊会诊需要查看影像",
+        Duration::hours(2),
+    )
+    .await
+    .unwrap();
+    gate::open_study(&store, &clin, uid).await.unwrap();
+    gate::open_study(&store, &clin, uid).await.unwrap();
+    assert_eq!(count("read").await, reads + 3);
+}
+conformance!(repeated_reads_of_a_study_leave_one_audit_row_per_burst);
