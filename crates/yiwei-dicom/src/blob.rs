@@ -67,6 +67,49 @@ pub async fn get_bytes(store: &dyn BlobStore, key: &str) -> Result<Vec<u8>, Blob
     Ok(out)
 }
 
+/// What reading an indexed object back found (`yiwei imaging verify`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// Present, with the recorded size and SHA-256.
+    Intact,
+    /// No object under the key.
+    Missing,
+    /// Present, but other bytes than were stored (size in bytes, SHA-256 in hex).
+    Differs { size: u64, sha256: String },
+}
+
+/// Read the object under `key` and compare it with the `size` and `sha256` (hex) the index
+/// recorded when it was stored. The object is hashed as it streams, never held whole.
+pub async fn check(
+    store: &dyn BlobStore,
+    key: &str,
+    size: u64,
+    sha256: &str,
+) -> Result<Check, BlobError> {
+    use sha2::{Digest, Sha256};
+    let mut stream = match store.get(key, None).await {
+        Ok(s) => s,
+        Err(BlobError::NotFound(_)) => return Ok(Check::Missing),
+        Err(e) => return Err(e),
+    };
+    let mut hasher = Sha256::new();
+    let mut seen = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        seen += chunk.len() as u64;
+        hasher.update(&chunk);
+    }
+    let found = hex::encode(hasher.finalize());
+    if seen == size && found.eq_ignore_ascii_case(sha256) {
+        Ok(Check::Intact)
+    } else {
+        Ok(Check::Differs {
+            size: seen,
+            sha256: found,
+        })
+    }
+}
+
 /// Check a key (see the module docs).
 pub fn check_key(key: &str) -> Result<(), BlobError> {
     let ok = !key.is_empty()
@@ -346,5 +389,35 @@ mod tests {
     #[tokio::test]
     async fn an_object_store_backend_behaves_the_same() {
         conformance(&ObjectStoreBlob::memory()).await;
+    }
+
+    #[tokio::test]
+    async fn a_check_finds_intact_missing_and_changed_objects() {
+        use sha2::{Digest, Sha256};
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalFolder::new(dir.path());
+        let body = b"DICM and some pixels".to_vec();
+        let hash = hex::encode(Sha256::digest(&body));
+        store
+            .put("s/x.dcm", Bytes::from(body.clone()))
+            .await
+            .unwrap();
+        let size = body.len() as u64;
+        assert_eq!(
+            check(&store, "s/x.dcm", size, &hash).await.unwrap(),
+            Check::Intact
+        );
+        assert_eq!(
+            check(&store, "s/y.dcm", size, &hash).await.unwrap(),
+            Check::Missing
+        );
+        store
+            .put("s/x.dcm", Bytes::from_static(b"DICM and other pixels"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            check(&store, "s/x.dcm", size, &hash).await.unwrap(),
+            Check::Differs { size: 21, .. }
+        ));
     }
 }

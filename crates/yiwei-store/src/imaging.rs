@@ -1281,3 +1281,46 @@ pub async fn totals(store: &Store) -> Result<Totals> {
         })
     })
 }
+
+/// Where an indexed instance's file is and what it held when stored (`yiwei imaging
+/// verify`). No personal data: keys are UIDs and a hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceFile {
+    pub id: i64,
+    pub blob_key: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+}
+
+/// How many instances are indexed.
+pub async fn instance_count(store: &Store) -> Result<i64> {
+    Ok(on_pool!(store, |pool| {
+        sqlx::query_scalar("SELECT COUNT(*) FROM imaging_instance")
+            .fetch_one(pool)
+            .await
+    })?)
+}
+
+/// The files of the indexed instances with ids above `after`, in id order, at most `limit`.
+pub async fn instance_files(store: &Store, after: i64, limit: i64) -> Result<Vec<InstanceFile>> {
+    on_pool!(store, |pool| {
+        let rows = sqlx::query(
+            "SELECT id, blob_key, size_bytes, sha256 FROM imaging_instance \
+             WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(InstanceFile {
+                    id: r.col("id")?,
+                    blob_key: r.col("blob_key")?,
+                    size_bytes: r.col("size_bytes")?,
+                    sha256: r.col("sha256")?,
+                })
+            })
+            .collect()
+    })
+}

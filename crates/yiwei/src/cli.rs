@@ -105,6 +105,9 @@ enum Command {
     /// Reports built from the indicator figures
     #[command(subcommand)]
     Report(crate::indicators::ReportCommand),
+    /// The imaging cloud (影像云): check the stored DICOM files against the index
+    #[command(subcommand)]
+    Imaging(crate::imaging::ImagingCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -620,6 +623,36 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     .await
                     .context("saving the match weights")?;
                 println!("saved as match weights {id}: the matcher uses them from now on");
+            }
+        }
+        Command::Imaging(crate::imaging::ImagingCommand::Verify) => {
+            let store = open(&config).await?;
+            let blobs = config.imaging.to_config(&config.data_dir)?.blobs;
+            let total = yiwei_store::imaging::instance_count(&store).await?;
+            let bar = ProgressBar::new(total.max(0) as u64);
+            bar.set_style(progress_style("{bar:40} {pos}/{len} DICOM files"));
+            let found =
+                crate::imaging::verify(&store, blobs.as_ref(), |n| bar.set_position(n)).await?;
+            bar.finish_and_clear();
+            println!(
+                "{} of {} DICOM files intact in {}",
+                found.intact,
+                total,
+                blobs.describe()
+            );
+            for (id, key) in &found.missing {
+                println!("missing: instance {id}, {key}");
+            }
+            for (id, key) in &found.changed {
+                println!("changed: instance {id}, {key}");
+            }
+            if !(found.missing.is_empty() && found.changed.is_empty()) {
+                println!(
+                    "{} missing, {} changed: restore them from the image backup",
+                    found.missing.len(),
+                    found.changed.len()
+                );
+                return Ok(ExitCode::FAILURE);
             }
         }
         Command::Audit(AuditCommand::Verify) => {

@@ -28,6 +28,9 @@ pub struct Imaging {
     pub max_instance_mb: usize,
     /// The largest STOW-RS request, in MiB.
     pub max_request_mb: usize,
+    /// Whether a new study gets an AI draft report (`ImageStatistics`) a minute after its
+    /// first instance is stored, for the radiologist to edit or discard.
+    pub ai_draft: bool,
 }
 
 impl Default for Imaging {
@@ -40,6 +43,7 @@ impl Default for Imaging {
             s3_endpoint: String::new(),
             max_instance_mb: 512,
             max_request_mb: 8192,
+            ai_draft: true,
         }
     }
 }
@@ -68,6 +72,7 @@ impl Imaging {
             blobs,
             max_instance_bytes: self.max_instance_mb * 1024 * 1024,
             max_request_bytes: self.max_request_mb * 1024 * 1024,
+            ai_draft: self.ai_draft,
         })
     }
 }
@@ -90,4 +95,53 @@ fn s3(_: &Imaging) -> Result<Arc<dyn yiwei_dicom::blob::BlobStore>> {
     bail!(
         "imaging.blob_store = \"s3\" needs a yiwei built with `cargo build --release --features s3`"
     )
+}
+
+/// `yiwei imaging …`: the imaging cloud's operator tools.
+#[derive(clap::Subcommand, Debug)]
+pub enum ImagingCommand {
+    /// Read every indexed instance's file back from the blob store and compare its size
+    /// and SHA-256 with what was stored; exits non-zero if any is missing or changed
+    /// (after restoring a backup of the image folder, or to audit the object store)
+    Verify,
+}
+
+/// What [`verify`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Verified {
+    pub intact: u64,
+    /// (instance id, blob key) of files not found.
+    pub missing: Vec<(i64, String)>,
+    /// (instance id, blob key) of files whose bytes differ from what was stored.
+    pub changed: Vec<(i64, String)>,
+}
+
+/// Check every indexed instance's file (see [`ImagingCommand::Verify`]); `progress` is
+/// told how many were checked.
+pub async fn verify(
+    store: &yiwei_store::Store,
+    blobs: &dyn yiwei_dicom::blob::BlobStore,
+    mut progress: impl FnMut(u64),
+) -> Result<Verified> {
+    use yiwei_dicom::blob::Check;
+    let mut out = Verified::default();
+    let mut after = 0;
+    let mut done = 0u64;
+    loop {
+        let page = yiwei_store::imaging::instance_files(store, after, 500).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for f in page {
+            let size = u64::try_from(f.size_bytes).unwrap_or(0);
+            match yiwei_dicom::blob::check(blobs, &f.blob_key, size, &f.sha256).await {
+                Ok(Check::Intact) => out.intact += 1,
+                Ok(Check::Missing) => out.missing.push((f.id, f.blob_key)),
+                Ok(Check::Differs { .. }) => out.changed.push((f.id, f.blob_key)),
+                Err(e) => bail!("the image store failed while reading {}: {e}", f.blob_key),
+            }
+            done += 1;
+            progress(done);
+        }
+    }
+    Ok(out)
 }

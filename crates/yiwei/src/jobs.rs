@@ -17,6 +17,9 @@
 //!   month, and a rerun of a month adds only alerts that were not there.
 //! - `indicator_refresh`: recompute the maintained indicator figures of one period
 //!   (`crate::indicators`; queued daily from 02:00 for the open periods).
+//! - `ai_draft`: the AI reading hook's draft report of a new study, queued by STOW-RS a
+//!   minute after the study's first instance (`imaging.ai_draft`); the study id is the
+//!   dedup key, and a study that has a report by then gets none.
 
 use anyhow::Result;
 use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
@@ -71,6 +74,20 @@ async fn run_cost_alerts(store: &Store, payload: &str, settings: &JobSettings) -
     Ok(())
 }
 
+/// Run the `ai_draft` job of a new study (queued by STOW-RS): the shipped reading model's
+/// findings attached as a draft report, unless the study has a report by now.
+async fn run_ai_draft(store: &Store, payload: &str, settings: &JobSettings) -> Result<()> {
+    let draft = yiwei_web::dicomweb::stow::run_ai_draft_job(
+        store,
+        settings.imaging_blobs.as_ref(),
+        payload,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!(e))?;
+    tracing::info!(drafted = draft.is_some(), "AI draft job done");
+    Ok(())
+}
+
 async fn booking_upkeep(store: &Store, settings: &JobSettings) -> Result<()> {
     let when = yiwei_store::booking::When::now(settings.utc_offset_hours);
     let queued = yiwei_store::booking::queue_reminders(store, when, Duration::hours(24)).await?;
@@ -101,6 +118,8 @@ pub struct JobSettings {
     /// The programmes and immunization editions in force.
     pub programmes: Catalogue,
     pub cost_alerts: crate::cost_alert::CostAlertConfig,
+    /// Where DICOM files are kept (the AI draft job reads them).
+    pub imaging_blobs: std::sync::Arc<dyn yiwei_dicom::blob::BlobStore>,
 }
 
 impl JobSettings {
@@ -113,6 +132,7 @@ impl JobSettings {
             warning: config.warning.clone(),
             programmes: web.programmes,
             cost_alerts: config.cost_alerts.clone(),
+            imaging_blobs: web.imaging.blobs.clone(),
         })
     }
 }
@@ -198,6 +218,7 @@ pub async fn run_due(store: &Store, worker: &str, settings: &JobSettings) -> Res
             crate::indicators::INDICATOR_REFRESH => {
                 crate::indicators::run_job(store, &j.payload, settings).await
             }
+            yiwei_web::dicomweb::AI_DRAFT_JOB => run_ai_draft(store, &j.payload, settings).await,
             other => Err(anyhow::anyhow!(
                 "unknown job kind {other:?} (a newer yiwei may run it)"
             )),

@@ -201,6 +201,30 @@ fn a_backup_restores_into_an_empty_folder_and_its_chain_verifies_there() {
     let users = succeeds(run(yiwei(&target, &["user", "list"])));
     assert!(users.contains("resident.demo"), "{users}");
 
+    // The database backup holds the image index, not the files: until the image folder
+    // is copied over too, `imaging verify` names every file it cannot find.
+    let out = run(yiwei(&target, &["imaging", "verify"]));
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("missing: instance"),
+        "{}",
+        stdout(&out)
+    );
+    copy_dir(&source.join("images"), &target.join("images"));
+    let out = succeeds(run(yiwei(&target, &["imaging", "verify"])));
+    assert!(out.contains("DICOM files intact"), "{out}");
+    assert!(!out.contains("missing"), "{out}");
+    // A file changed on disk is found too.
+    let first = first_file(&target.join("images"));
+    std::fs::write(&first, b"not the stored bytes").expect("overwrite");
+    let out = run(yiwei(&target, &["imaging", "verify"]));
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("changed: instance"),
+        "{}",
+        stdout(&out)
+    );
+
     // Restoring never merges into existing data.
     let err = fails_with(
         run(yiwei(
@@ -694,4 +718,34 @@ fn indicators_refresh_close_and_the_annual_review_from_the_command_line() {
         std::fs::read_to_string(out.join(format!("annual-451226-{year}.html"))).expect("html");
     assert!(html.contains("/indicators/catalogue#records_held"));
     assert!(html.contains("数据来源建设中"));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+fn first_file(dir: &Path) -> std::path::PathBuf {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    entries.sort();
+    let path = entries
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no file under {}", dir.display()));
+    if path.is_dir() {
+        first_file(&path)
+    } else {
+        path
+    }
 }

@@ -42,7 +42,17 @@ pub struct ImagingConfig {
     pub max_instance_bytes: usize,
     /// The largest STOW-RS request body.
     pub max_request_bytes: usize,
+    /// Queue an AI draft report (job [`AI_DRAFT_JOB`]) for each new study.
+    pub ai_draft: bool,
 }
+
+/// The job kind that attaches an AI draft report to a new study (run by `yiwei`'s job
+/// runner, payload `{"study_id": …}`, the study id as dedup key).
+pub const AI_DRAFT_JOB: &str = "ai_draft";
+
+/// How long after a study's first instance its AI draft is made, so that the rest of the
+/// study has usually arrived.
+pub const AI_DRAFT_DELAY_SECONDS: i64 = 60;
 
 impl ImagingConfig {
     /// Files under `folder` (the default: `<data folder>/images`).
@@ -51,6 +61,7 @@ impl ImagingConfig {
             blobs: Arc::new(LocalFolder::new(folder)),
             max_instance_bytes: 512 * 1024 * 1024,
             max_request_bytes: 8 * 1024 * 1024 * 1024,
+            ai_draft: true,
         }
     }
 }

@@ -54,6 +54,8 @@ pub struct Outcome {
     pub series_uid: String,
     /// The FailureReason and why, or `None` when the instance is stored.
     pub failure: Option<(u16, String)>,
+    /// The study's id when this instance opened it.
+    pub new_study: Option<i64>,
 }
 
 pub async fn store(
@@ -193,6 +195,7 @@ async fn run(
                     reason::CANNOT_UNDERSTAND,
                     format!("truncated part: {message}"),
                 )),
+                new_study: None,
             });
         }
     }
@@ -225,14 +228,59 @@ async fn store_part(state: &AppState, caller: &Caller, study: Option<&str>, part
         ));
         return outcome;
     }
-    ingest(
+    let outcome = ingest(
         &state.store,
         state.config.imaging.blobs.as_ref(),
         &caller.viewer(),
         part.bytes,
         study,
     )
+    .await;
+    if let Some(study_id) = outcome.new_study
+        && state.config.imaging.ai_draft
+    {
+        queue_ai_draft(&state.store, study_id).await;
+    }
+    outcome
+}
+
+/// The AI reading hook: queue a draft report of a new study for the radiologist, made by
+/// the job runner a minute later (`yiwei`'s `jobs.rs`). Failing to queue it loses no
+/// image, so a failure is only logged.
+async fn queue_ai_draft(store: &yiwei_store::Store, study_id: i64) {
+    let at = yiwei_store::now() + chrono::Duration::seconds(super::AI_DRAFT_DELAY_SECONDS);
+    let payload = json!({ "study_id": study_id }).to_string();
+    if let Err(e) = yiwei_store::job::enqueue(
+        store,
+        super::AI_DRAFT_JOB,
+        &study_id.to_string(),
+        at,
+        &payload,
+    )
     .await
+    {
+        tracing::warn!(error = %e, "queueing the AI draft of a new study failed");
+    }
+}
+
+/// Run an `ai_draft` job (payload `{"study_id": …}`): the shipped reading model's findings
+/// attached to the study as a draft report, unless it has a report by now. Returns the
+/// draft's id, or `None` when no draft was made; `Err` with why the job failed.
+pub async fn run_ai_draft_job(
+    store: &yiwei_store::Store,
+    blobs: &dyn yiwei_dicom::blob::BlobStore,
+    payload: &str,
+) -> Result<Option<i64>, String> {
+    let study_id = serde_json::from_str::<Value>(payload)
+        .ok()
+        .and_then(|v| v.get("study_id").and_then(Value::as_i64))
+        .ok_or_else(|| format!("ai_draft payload {payload:?} has no study_id"))?;
+    let study = gate::study_for_job(store, study_id)
+        .await
+        .map_err(|e| format!("study {study_id}: {e}"))?;
+    crate::pages::imaging_report::ai_draft(store, blobs, &study)
+        .await
+        .map_err(|e| format!("AI draft of study {study_id}: {e:?}"))
 }
 
 /// Store one Part 10 instance the way STOW-RS does: parse, encode its metadata, write the
@@ -350,6 +398,11 @@ pub async fn ingest(
         return outcome;
     }
     match gate::store_instance(store, viewer, &new).await {
+        Ok(Stored::New {
+            study_id,
+            new_study: true,
+            ..
+        }) => outcome.new_study = Some(study_id),
         Ok(Stored::New { .. } | Stored::AlreadyStored { .. }) => {}
         Err(AccessError::Refused(r)) => {
             outcome.failure = Some((

@@ -551,3 +551,50 @@ async fn the_staff_pages_list_show_and_link_studies() {
     assert_eq!(thumb.status, StatusCode::OK);
     assert_eq!(thumb.headers[header::CONTENT_TYPE], "image/png");
 }
+
+#[tokio::test]
+async fn a_new_study_gets_an_ai_draft_from_the_job_queue() {
+    for backend in backends() {
+        let app = TestApp::new(backend).await;
+        let modality = add_user(&app, "ct.ai", Role::Radiologist, "H001", "451226").await;
+        let s = home_study(21).size(16, 16, 1);
+        let instances = s.study(1, 3);
+        let parts: Vec<(&str, &[u8])> = instances
+            .iter()
+            .map(|b| ("application/dicom", b.as_slice()))
+            .collect();
+        let r = stow(
+            &app,
+            "/dicom-web/studies",
+            Some(&modality),
+            multipart::build(BOUNDARY, &parts),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{backend}");
+        // One job for the new study (not one per instance), due a minute later.
+        let jobs = yiwei_store::job::recent(&app.store, 50)
+            .await
+            .expect("jobs");
+        let drafts: Vec<_> = jobs.iter().filter(|j| j.kind == "ai_draft").collect();
+        assert_eq!(drafts.len(), 1, "{backend}: {jobs:?}");
+        assert!(drafts[0].run_at > yiwei_store::now(), "not due at once");
+        let blobs = yiwei_dicom::blob::LocalFolder::new(app.images.clone());
+        let made =
+            yiwei_web::dicomweb::stow::run_ai_draft_job(&app.store, &blobs, &drafts[0].payload)
+                .await
+                .expect("job");
+        assert!(made.is_some(), "{backend}: a draft for the radiologist");
+        // Run again (a job whose runner died runs twice): nothing more.
+        let again =
+            yiwei_web::dicomweb::stow::run_ai_draft_job(&app.store, &blobs, &drafts[0].payload)
+                .await
+                .expect("job");
+        assert_eq!(again, None);
+        // A bad payload is an error of the job, not a panic.
+        assert!(
+            yiwei_web::dicomweb::stow::run_ai_draft_job(&app.store, &blobs, "{}")
+                .await
+                .is_err()
+        );
+    }
+}

@@ -42,6 +42,8 @@ pub fn backends() -> Vec<&'static str> {
 pub struct TestApp {
     pub store: Store,
     pub router: Router,
+    /// The imaging blob folder.
+    pub images: std::path::PathBuf,
     pub fixture: Fixture,
     _dir: tempfile::TempDir,
 }
@@ -106,6 +108,7 @@ impl TestApp {
         TestApp {
             store,
             router,
+            images: dir.path().join("images"),
             fixture,
             _dir: dir,
         }
