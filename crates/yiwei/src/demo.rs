@@ -1530,7 +1530,12 @@ pub async fn build_with(
     }
     b.flush().await?;
     if opts.services {
-        crate::demo_immunization::generate(store, opts.seed, reference_date(), &b.by).await?;
+        // Doses up to the county's today, like the visit histories: the county's people are
+        // as of the reference day, but a vaccination record that stopped on that day would
+        // show no coverage for the current year.
+        let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+        crate::demo_immunization::generate(store, opts.seed, today.max(reference_date()), &b.by)
+            .await?;
     }
 
     // The handy villages: 思恩镇's first two 村 and 水源镇's first; the first 村 of every
