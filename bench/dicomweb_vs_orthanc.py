@@ -16,6 +16,7 @@ Prints a markdown section for docs/benchmarks.md.
 
 import argparse
 import io
+import os
 import statistics
 import time
 
@@ -105,15 +106,29 @@ def pct(xs, p):
     return xs[max(0, min(len(xs) - 1, int(round(p / 100 * len(xs) + 0.5)) - 1))]
 
 
-def run(name, base, headers, files, queries):
+def cpu_seconds(pid):
+    """User + system CPU time of process `pid` so far (Linux /proc), or None."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return None
+
+
+def run(name, base, headers, files, queries, pid=None):
     s = requests.Session()
     s.headers.update(headers)
+    cpu0 = cpu_seconds(pid)
     t = time.perf_counter()
     for i in range(0, len(files), 25):
         body, ct = multipart([f[3] for f in files[i : i + 25]])
         r = s.post(f"{base}/studies", data=body, headers={"Content-Type": ct, "Accept": "application/dicom+json"})
         assert r.status_code in (200, 202), (name, r.status_code, r.text[:300])
     stow = len(files) / (time.perf_counter() - t)
+    cpu1 = cpu_seconds(pid)
 
     identical = 0
     t = time.perf_counter()
@@ -126,6 +141,11 @@ def run(name, base, headers, files, queries):
         parts = split_multipart(r.content, r.headers["Content-Type"])
         identical += int(len(parts) == 1 and parts[0] == original)
     wado = len(files) / (time.perf_counter() - t)
+    cpu2 = cpu_seconds(pid)
+    # The server's own CPU per instance: what the machine's other load cannot inflate much.
+    cpu = None
+    if None not in (cpu0, cpu1, cpu2):
+        cpu = ((cpu1 - cpu0) * 1000 / len(files), (cpu2 - cpu1) * 1000 / len(files))
 
     client = DICOMwebClient(url=base, headers=headers)
     kinds = {
@@ -148,7 +168,7 @@ def run(name, base, headers, files, queries):
     client.store_instances([pydicom.dcmread(io.BytesIO(extra[3]))])
     back = client.retrieve_instance(extra[0], extra[1], extra[2])
     assert str(back.PatientName) == str(pydicom.dcmread(io.BytesIO(extra[3])).PatientName)
-    return stow, wado, identical, latency
+    return stow, wado, identical, latency, cpu
 
 
 def main():
@@ -158,12 +178,14 @@ def main():
     ap.add_argument("--yiwei", required=True)
     ap.add_argument("--token", required=True)
     ap.add_argument("--orthanc", required=True)
+    ap.add_argument("--yiwei-pid", type=int, default=0)
+    ap.add_argument("--orthanc-pid", type=int, default=0)
     a = ap.parse_args()
     files = [instance(n) for n in range(a.instances)]
     size = sum(len(f[3]) for f in files) / 1_048_576
     results = {
-        "Orthanc 1.10 + DICOMweb plugin": run("orthanc", a.orthanc.rstrip("/"), {}, files, a.queries),
-        "yiwei": run("yiwei", a.yiwei.rstrip("/"), {"Authorization": f"Bearer {a.token}"}, files, a.queries),
+        "Orthanc 1.10 + DICOMweb plugin": run("orthanc", a.orthanc.rstrip("/"), {}, files, a.queries, a.orthanc_pid),
+        "yiwei": run("yiwei", a.yiwei.rstrip("/"), {"Authorization": f"Bearer {a.token}"}, files, a.queries, a.yiwei_pid),
     }
     print(f"### DICOMweb: yiwei and Orthanc side by side (`bench/dicomweb_vs_orthanc.sh {a.instances}`)\n")
     print(
@@ -172,11 +194,17 @@ def main():
     )
     print("| server | STOW-RS inst/s | WADO-RS inst/s | byte-identical | " + " | ".join(f"QIDO {k} p50 / p95" for k in results["yiwei"][3]) + " |")
     print("|---|---|---|---|" + "---|" * len(results["yiwei"][3]))
-    for name, (stow, wado, identical, latency) in results.items():
+    for name, (stow, wado, identical, latency, _cpu) in results.items():
         cells = [f"{statistics.median(v) * 1000:.1f} / {pct(v, 95) * 1000:.1f} ms" for v in latency.values()]
         print(f"| {name} | {stow:.0f} | {wado:.0f} | {identical}/{a.instances} | " + " | ".join(cells) + " |")
     y, o = results["yiwei"], results["Orthanc 1.10 + DICOMweb plugin"]
     print(f"\nyiwei / Orthanc: STOW-RS {y[0] / o[0]:.1f}×, WADO-RS {y[1] / o[1]:.1f}× (target ≥ 2×).")
+    if y[4] and o[4]:
+        print(
+            "\nServer CPU per instance (user + system, from /proc; the client's and other processes' time excluded): "
+            f"STOW-RS Orthanc {o[4][0]:.2f} ms, yiwei {y[4][0]:.2f} ms ({o[4][0] / y[4][0]:.1f}×); "
+            f"WADO-RS Orthanc {o[4][1]:.2f} ms, yiwei {y[4][1]:.2f} ms ({o[4][1] / y[4][1]:.1f}×)."
+        )
 
 
 if __name__ == "__main__":

@@ -83,4 +83,5 @@ done
 "$VENV/bin/python" bench/dicomweb_vs_orthanc.py \
   --instances "$N" \
   --yiwei "http://127.0.0.1:$YIWEI_PORT/dicom-web" --token "$TOKEN" \
-  --orthanc "http://127.0.0.1:$ORTHANC_PORT/dicom-web"
+  --orthanc "http://127.0.0.1:$ORTHANC_PORT/dicom-web" \
+  --yiwei-pid "$YIWEI_PID" --orthanc-pid "$ORTHANC_PID"
