@@ -3,8 +3,8 @@
 //! `crate::indicator`, so it shares its period bounds, binds and row helpers.
 //!
 //! What each source reads, as of the period's end (docs/indicators.md):
-//! - `imaging`: studies by the instant they reached the cloud (`imaging_study.created_at`),
-//!   shares with another institution and patients' share links by creation, report
+//! - `imaging`: studies by their exam date (`study_date`; without one, by the instant they
+//!   reached the cloud), shares with another institution and patients' share links by creation, report
 //!   versions by the instant they were signed; all at the study's division.
 //! - `recognition`: the 互认 ledger by decision instant, at the resident's village copied
 //!   into the row; the savings are the fen copied at the decision, so later price changes
@@ -240,11 +240,16 @@ fn range_and_instants(span: &Span) -> Vec<Bind> {
 
 pub(super) async fn imaging(store: &Store, span: &Span) -> Result<Vec<Computed>> {
     let binds = range_and_instants(span);
+    let mut dated = range_and_instants(span);
+    dated.extend([Bind::Date(span.from), Bind::Date(span.to)]);
     let counts = [
         (
             "imaging_studies",
+            // By the exam date (a study performed in December and uploaded in January is
+            // December's work); a study without a date by the instant it arrived.
             "SELECT division_code, COUNT(*) AS n FROM imaging_study \
-             WHERE division_code >= $1 AND division_code < $2 AND created_at >= $3 AND created_at < $4 \
+             WHERE division_code >= $1 AND division_code < $2 AND ((study_date >= $5 AND study_date <= $6) \
+             OR (study_date IS NULL AND created_at >= $3 AND created_at < $4)) \
              GROUP BY division_code",
         ),
         (
@@ -271,7 +276,12 @@ pub(super) async fn imaging(store: &Store, span: &Span) -> Result<Vec<Computed>>
     ];
     let mut out = Vec::new();
     for (code, sql) in counts {
-        for (division, v) in grouped(store, sql, &binds, &["n"]).await? {
+        let binds = if code == "imaging_studies" {
+            &dated
+        } else {
+            &binds
+        };
+        for (division, v) in grouped(store, sql, binds, &["n"]).await? {
             push(&mut out, code, &division, v[0], 0);
         }
     }

@@ -806,7 +806,10 @@ static CATALOGUE: &[Definition] = &[
         "imaging_studies",
         Section::Imaging,
         ("影像云上传检查数", "Studies uploaded to the imaging cloud"),
-        ("期内上传的检查数", "Studies uploaded in the period"),
+        (
+            "上传至影像云、检查日期在期内的检查数（无检查日期的按上传时间）",
+            "Studies in the imaging cloud whose exam date falls in the period (by upload time when the study has no date)",
+        ),
         Measure::Flow,
         SERVICE,
         "医疗机构检查检验结果互认管理办法（国卫医发〔2022〕6号）",

@@ -94,6 +94,13 @@ async fn imaging_recognition_and_alerts(store: &Store, c: &County) {
              (9001, '1.2.9001', {ana}, '{a1}', {hospital}, 'linked', '2025-03-10T02:00:00Z', '2025-03-10T02:00:00Z'), \
              (9002, '1.2.9002', {chen}, '{b1}', {hospital}, 'linked', '2025-03-31T17:00:00Z', '2025-03-31T17:00:00Z')"
         ),
+        // Dated by the exam, not by the upload (performed in June, uploaded in 2026).
+        format!(
+            "INSERT INTO imaging_study (id, study_uid, resident_id, division_code, institution_id, \
+             match_state, study_date, created_at, updated_at) VALUES \
+             (9003, '1.2.9003', {chen}, '{b1}', {hospital}, 'linked', '2025-06-30', '2026-01-05T02:00:00Z', \
+              '2026-01-05T02:00:00Z')"
+        ),
         format!(
             "INSERT INTO imaging_share (study_id, institution_id, reason, created_at, expires_at) \
              VALUES (9001, {centre}, 'consult', '2025-03-11T02:00:00Z', '2025-04-11T02:00:00Z')"
@@ -128,6 +135,18 @@ async fn imaging_recognition_and_alerts(store: &Store, c: &County) {
          to_status, recorded_at) VALUES (501, 'check', 'assistance_applied', '', '2025-04-02', \
          'open', 'closed', '2025-04-02T08:00:00Z')"
             .to_owned(),
+        // A case card of a boy aged 6 at diagnosis (7 by the year end): cases are banded
+        // by the age at diagnosis.
+        format!(
+            "INSERT INTO case_report (card_no, kind, resident_id, division_code, township_code, \
+             institution_id, patient_name, sex, birth_date, belongs, address_code, address_detail, \
+             occupation, disease, case_class, onset_date, diagnosed_at, diagnosed_on, fill_date, \
+             doctor, reported_at, deadline_hours, on_time, status) VALUES ('T-1', 'initial', {chen}, \
+             '{b1}', '{township}', {hospital}, 'x', 'male', '2018-06-01', 'local', '{b1}', '', 'child', \
+             'influenza', 'clinical', '2025-02-27', '2025-03-01T02:00:00Z', '2025-03-01', '2025-03-01', \
+             'd', '2025-03-01T03:00:00Z', 24, TRUE, 'accepted')",
+            township = c.township_b.as_str()
+        ),
     ] {
         exec(store, &sql).await.expect("imaging, recognition and alert facts");
     }
@@ -276,12 +295,13 @@ async fn refresh_keeps_village_figures_and_rolls_them_up_by_prefix(store: Store)
         assert_eq!(sum, f.fraction, "{} {}", f.indicator, f.period);
     }
 
-    // Imaging by the county's local day of upload; recognition savings in fen.
+    // Imaging by the exam date, else the county's local day of upload; savings in fen.
     let county = &c.county;
     let march = Period::Month(2025, 3);
     let april = Period::Month(2025, 4);
     for (code, period, want) in [
-        ("imaging_studies", y, Fraction::new(2, 0)),
+        ("imaging_studies", y, Fraction::new(3, 0)),
+        ("imaging_studies", Period::Month(2025, 6), Fraction::new(1, 0)),
         ("imaging_studies", march, Fraction::new(1, 0)),
         ("imaging_studies", april, Fraction::new(1, 0)),
         ("imaging_shares", y, Fraction::new(1, 0)),
@@ -304,7 +324,7 @@ async fn refresh_keeps_village_figures_and_rolls_them_up_by_prefix(store: Store)
     }
     assert_eq!(
         one(&store, &c.township_b, "imaging_studies", y).await,
-        Fraction::new(1, 0)
+        Fraction::new(2, 0)
     );
 
     // Strata: sex and age groups add up to the total for every indicator that has them,
@@ -341,6 +361,11 @@ async fn refresh_keeps_village_figures_and_rolls_them_up_by_prefix(store: Store)
     );
     assert_eq!(stratum(&found, "cost_alerts", "key:others"), Fraction::new(1, 0));
     assert_eq!(stratum(&found, "cost_alerts", "sex:female"), Fraction::new(1, 0));
+    let cases = indicator::strata(&store, &c.county, &["notifiable_cases"], y)
+        .await
+        .unwrap();
+    assert_eq!(stratum(&cases, "notifiable_cases", "age:0-6"), Fraction::new(1, 0));
+    assert_eq!(stratum(&cases, "notifiable_cases", "sex:male"), Fraction::new(1, 0));
 
     // Nothing changed: nothing is recomputed.
     let again = indicator::refresh(&store, &year, &options(&c))
