@@ -780,8 +780,18 @@ async fn contracts(store: &Store, span: &Span) -> Result<Vec<Computed>> {
         let d = row.division.as_str();
         split.add("contracts_signed", d, Some(&p), Fraction::new(v[1], 0));
         split.add("contract_coverage", d, Some(&p), Fraction::new(v[1], v[0]));
-        split.add("contract_key_coverage", d, Some(&p), Fraction::new(v[3], v[2]));
-        split.add("contracts_poverty_signed", d, Some(&p), Fraction::new(v[4], 0));
+        split.add(
+            "contract_key_coverage",
+            d,
+            Some(&p),
+            Fraction::new(v[3], v[2]),
+        );
+        split.add(
+            "contracts_poverty_signed",
+            d,
+            Some(&p),
+            Fraction::new(v[4], 0),
+        );
     }
     Ok(split.into_rows())
 }

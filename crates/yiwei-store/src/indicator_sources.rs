@@ -23,8 +23,8 @@ use yiwei_domain::indicator::breakdown::{self, AgeGroup, Person};
 
 use super::{Bind, Binds, Computed, Span, grouped, push};
 use crate::{Result, Row, Store, on_pool};
-use yiwei_domain::indicator::{self as rules, Fraction, Period};
 use yiwei_domain::division::DivisionCode;
+use yiwei_domain::indicator::{self as rules, Fraction, Period};
 
 // ---------------------------------------------------------------------------------------
 // Strata
@@ -195,7 +195,9 @@ pub async fn strata(
         return Ok(Vec::new());
     }
     let (low, high) = root.subtree_range();
-    let marks: Vec<String> = (0..indicators.len()).map(|i| format!("${}", i + 4)).collect();
+    let marks: Vec<String> = (0..indicators.len())
+        .map(|i| format!("${}", i + 4))
+        .collect();
     let sql = format!(
         "SELECT indicator, breakdown, CAST(SUM(numerator) AS BIGINT) AS n, \
          CAST(SUM(denominator) AS BIGINT) AS d FROM indicator_value \
@@ -306,7 +308,13 @@ pub(super) async fn recognition(store: &Store, span: &Span) -> Result<Vec<Comput
         push(&mut out, "imaging_recognitions", &division, v[0], 0);
         push(&mut out, "recognition_rate", &division, v[0], v[1]);
         push(&mut out, "recognition_savings_patients", &division, v[2], 0);
-        push(&mut out, "recognition_savings_institutions", &division, v[3], 0);
+        push(
+            &mut out,
+            "recognition_savings_institutions",
+            &division,
+            v[3],
+            0,
+        );
     }
     Ok(out)
 }

@@ -243,8 +243,5 @@ pub fn fan_out(
 
 /// The stored dimensions among `allowed` (a catalogue entry's disaggregations).
 pub fn stored_of(allowed: &[Disaggregation]) -> Vec<Disaggregation> {
-    STORED
-        .into_iter()
-        .filter(|d| allowed.contains(d))
-        .collect()
+    STORED.into_iter().filter(|d| allowed.contains(d)).collect()
 }

@@ -888,7 +888,10 @@ static CATALOGUE: &[Definition] = &[
     count(
         "imaging_shares",
         Section::Imaging,
-        ("影像跨机构共享次数", "Studies shared with another institution"),
+        (
+            "影像跨机构共享次数",
+            "Studies shared with another institution",
+        ),
         (
             "期内共享给其他机构（会诊、转诊）的检查次数",
             "Shares of a study with another institution (consultation, referral) made in the period",

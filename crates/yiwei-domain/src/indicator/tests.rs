@@ -105,7 +105,10 @@ fn age_groups_band_on_the_day_and_the_cutoffs_agree() {
         breakdown::key(Disaggregation::Sex, "female").as_deref(),
         Some("sex:female")
     );
-    assert_eq!(breakdown::dimension("age_group"), Some(Disaggregation::AgeGroup));
+    assert_eq!(
+        breakdown::dimension("age_group"),
+        Some(Disaggregation::AgeGroup)
+    );
     assert_eq!(breakdown::dimension("institution"), None);
     assert_eq!(
         breakdown::label(Disaggregation::KeyGroup, "poverty_alleviated").0,

@@ -301,7 +301,11 @@ async fn refresh_keeps_village_figures_and_rolls_them_up_by_prefix(store: Store)
     let april = Period::Month(2025, 4);
     for (code, period, want) in [
         ("imaging_studies", y, Fraction::new(3, 0)),
-        ("imaging_studies", Period::Month(2025, 6), Fraction::new(1, 0)),
+        (
+            "imaging_studies",
+            Period::Month(2025, 6),
+            Fraction::new(1, 0),
+        ),
         ("imaging_studies", march, Fraction::new(1, 0)),
         ("imaging_studies", april, Fraction::new(1, 0)),
         ("imaging_shares", y, Fraction::new(1, 0)),
@@ -309,7 +313,11 @@ async fn refresh_keeps_village_figures_and_rolls_them_up_by_prefix(store: Store)
         ("imaging_recognitions", y, Fraction::new(1, 0)),
         ("recognition_rate", march, Fraction::new(1, 2)),
         ("recognition_savings_patients", y, Fraction::new(4200, 0)),
-        ("recognition_savings_institutions", y, Fraction::new(3800, 0)),
+        (
+            "recognition_savings_institutions",
+            y,
+            Fraction::new(3800, 0),
+        ),
         // Alerts by the month raised for; checks by the day of the visit; an alert is
         // checked once a check is recorded by the period's end.
         ("cost_alerts", y, Fraction::new(2, 0)),
@@ -318,9 +326,17 @@ async fn refresh_keeps_village_figures_and_rolls_them_up_by_prefix(store: Store)
         ("household_checks", march, Fraction::new(0, 0)),
         ("cost_alerts_checked", y, Fraction::new(1, 2)),
         ("cost_alerts_checked", march, Fraction::new(0, 1)),
-        ("cost_alerts_checked", Period::Quarter(2025, 2), Fraction::new(0, 1)),
+        (
+            "cost_alerts_checked",
+            Period::Quarter(2025, 2),
+            Fraction::new(0, 1),
+        ),
     ] {
-        assert_eq!(one(&store, county, code, period).await, want, "{code} {period}");
+        assert_eq!(
+            one(&store, county, code, period).await,
+            want,
+            "{code} {period}"
+        );
     }
     assert_eq!(
         one(&store, &c.township_b, "imaging_studies", y).await,
@@ -350,22 +366,49 @@ async fn refresh_keeps_village_figures_and_rolls_them_up_by_prefix(store: Store)
     .await
     .unwrap();
     // ana 1985 (f), dai 1962 (m), bo 1990 (m), chen 2001 (f), on 31 December 2025.
-    assert_eq!(stratum(&found, "records_held", "sex:female"), Fraction::new(2, 0));
-    assert_eq!(stratum(&found, "records_held", "age:35-64"), Fraction::new(3, 0));
-    assert_eq!(stratum(&found, "records_held", "age:18-34"), Fraction::new(1, 0));
-    assert_eq!(stratum(&found, "records_held", "key:hypertension"), Fraction::new(1, 0));
-    assert_eq!(stratum(&found, "contract_coverage", "sex:male"), Fraction::new(0, 2));
+    assert_eq!(
+        stratum(&found, "records_held", "sex:female"),
+        Fraction::new(2, 0)
+    );
+    assert_eq!(
+        stratum(&found, "records_held", "age:35-64"),
+        Fraction::new(3, 0)
+    );
+    assert_eq!(
+        stratum(&found, "records_held", "age:18-34"),
+        Fraction::new(1, 0)
+    );
+    assert_eq!(
+        stratum(&found, "records_held", "key:hypertension"),
+        Fraction::new(1, 0)
+    );
+    assert_eq!(
+        stratum(&found, "contract_coverage", "sex:male"),
+        Fraction::new(0, 2)
+    );
     assert_eq!(
         stratum(&found, "cost_alerts", "key:poverty_or_monitored"),
         Fraction::new(1, 0)
     );
-    assert_eq!(stratum(&found, "cost_alerts", "key:others"), Fraction::new(1, 0));
-    assert_eq!(stratum(&found, "cost_alerts", "sex:female"), Fraction::new(1, 0));
+    assert_eq!(
+        stratum(&found, "cost_alerts", "key:others"),
+        Fraction::new(1, 0)
+    );
+    assert_eq!(
+        stratum(&found, "cost_alerts", "sex:female"),
+        Fraction::new(1, 0)
+    );
     let cases = indicator::strata(&store, &c.county, &["notifiable_cases"], y)
         .await
         .unwrap();
-    assert_eq!(stratum(&cases, "notifiable_cases", "age:0-6"), Fraction::new(1, 0));
-    assert_eq!(stratum(&cases, "notifiable_cases", "sex:male"), Fraction::new(1, 0));
+    assert_eq!(
+        stratum(&cases, "notifiable_cases", "age:0-6"),
+        Fraction::new(1, 0)
+    );
+    assert_eq!(
+        stratum(&cases, "notifiable_cases", "sex:male"),
+        Fraction::new(1, 0)
+    );
 
     // Nothing changed: nothing is recomputed.
     let again = indicator::refresh(&store, &year, &options(&c))
@@ -400,7 +443,9 @@ async fn strata_add_up(store: &Store, root: &DivisionCode, period: Period) {
         .filter(|d| d.source.is_maintained())
         .map(|d| d.code)
         .collect();
-    let found = indicator::strata(store, root, &codes, period).await.unwrap();
+    let found = indicator::strata(store, root, &codes, period)
+        .await
+        .unwrap();
     for d in catalogue().iter().filter(|d| d.source.is_maintained()) {
         let total = one(store, root, d.code, period).await;
         for dim in [Disaggregation::Sex, Disaggregation::AgeGroup] {
@@ -446,7 +491,9 @@ async fn a_closed_period_reproduces_and_reports_later_edits_as_differences(store
         .unwrap();
     assert!(
         strata_before.iter().any(|s| s.indicator == "cost_alerts")
-            && before.iter().any(|f| f.indicator == "recognition_savings_patients"),
+            && before
+                .iter()
+                .any(|f| f.indicator == "recognition_savings_patients"),
         "the new sources are in the closed year"
     );
 
@@ -531,7 +578,9 @@ async fn a_closed_period_reproduces_and_reports_later_edits_as_differences(store
     )
     .await
     .unwrap();
-    indicator::refresh(&store, &year, &options(&c)).await.unwrap();
+    indicator::refresh(&store, &year, &options(&c))
+        .await
+        .unwrap();
     let diffs = indicator::differences(&store, Period::Year(2025))
         .await
         .unwrap();

@@ -21,11 +21,11 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use yiwei_domain::division::DivisionCode;
+use yiwei_domain::indicator::breakdown::{self, AgeGroup};
 use yiwei_domain::indicator::{
     self as rules, Definition, Fraction, Period, PeriodType, Section, Source, TargetStatus, Trend,
     Unit,
 };
-use yiwei_domain::indicator::breakdown::{self, AgeGroup};
 use yiwei_store::access::indicators::{indicator_figures, indicator_strata};
 use yiwei_store::indicator::{Figure, Stratum};
 
@@ -226,7 +226,10 @@ pub struct StratumRow {
 fn stratum_order(key: &str) -> (usize, usize, String) {
     match breakdown::split(key) {
         Some((dim, value)) => (
-            breakdown::STORED.iter().position(|d| *d == dim).unwrap_or(9),
+            breakdown::STORED
+                .iter()
+                .position(|d| *d == dim)
+                .unwrap_or(9),
             AgeGroup::parse(value).map_or(0, |a| a as usize),
             value.to_owned(),
         ),
@@ -934,9 +937,8 @@ pub async fn api(
         found.sort_by_key(|(f, s)| {
             (
                 f.indicator.clone(),
-                s.as_ref().map(|(_, v)| {
-                    (AgeGroup::parse(v).map_or(0, |a| a as usize), v.clone())
-                }),
+                s.as_ref()
+                    .map(|(_, v)| (AgeGroup::parse(v).map_or(0, |a| a as usize), v.clone())),
             )
         });
     }

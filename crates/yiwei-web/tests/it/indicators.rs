@@ -77,7 +77,10 @@ async fn the_dashboard_shows_each_reach_its_figures_and_refuses_the_rest() {
         // The chosen indicator's breakdown by sex, age group and key group.
         let strata = &township.body[township.body.find("id=\"dash-strata\"").expect("strata")..];
         let strata = &strata[..strata.find("</table>").unwrap()];
-        assert!(strata.contains("性别") && strata.contains("年龄组"), "{strata}");
+        assert!(
+            strata.contains("性别") && strata.contains("年龄组"),
+            "{strata}"
+        );
 
         let mut doctor = app.client();
         doctor.login("village.doctor").await;
@@ -215,8 +218,10 @@ async fn the_figures_come_as_json_and_as_measure_reports() {
             .find(|s| s["code"][0]["coding"][0]["code"] == "sex")
             .expect("sex stratifier");
         let strata = sex["stratum"].as_array().unwrap();
-        assert!(strata.iter().all(|s| s["value"]["coding"][0]["system"]
-            == "http://hl7.org/fhir/administrative-gender"));
+        assert!(
+            strata.iter().all(|s| s["value"]["coding"][0]["system"]
+                == "http://hl7.org/fhir/administrative-gender")
+        );
         let sum: i64 = strata
             .iter()
             .map(|s| s["population"][0]["count"].as_i64().unwrap())
