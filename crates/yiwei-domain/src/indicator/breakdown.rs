@@ -128,6 +128,23 @@ pub fn label(dimension: Disaggregation, value: &str) -> (String, String) {
     }
 }
 
+/// The display rank of a stratum value inside its dimension: sexes male, female, unknown;
+/// age bands young to old; key groups in [`KeyGroup`] order; anything else after them.
+pub fn rank(value: &str) -> usize {
+    if let Some(a) = AgeGroup::parse(value) {
+        return a as usize;
+    }
+    if let Some(g) = KeyGroup::parse(value) {
+        return g as usize;
+    }
+    match value {
+        "male" => 0,
+        "female" => 1,
+        "unknown" => 2,
+        _ => 99,
+    }
+}
+
 /// The dimensions a stored breakdown may have (the catalogue may list more: institution and
 /// disease class are not stored as strata yet).
 pub const STORED: [Disaggregation; 3] = [

@@ -20,7 +20,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::{Value, json};
 use yiwei_domain::division::DivisionCode;
-use yiwei_domain::indicator::breakdown::{self, AgeGroup};
+use yiwei_domain::indicator::breakdown;
 use yiwei_domain::indicator::{self as rules, Definition, Disaggregation, Fraction, Period, Unit};
 use yiwei_store::access::indicators::{indicator_figures, indicator_strata};
 use yiwei_store::access::{AccessError, Viewer};
@@ -86,7 +86,7 @@ fn stratifiers(d: &Definition, strata: &[Stratum]) -> Vec<Value> {
                 _ => None,
             })
             .collect();
-        mine.sort_by_key(|(v, _)| (AgeGroup::parse(v).map_or(0, |a| a as usize), *v));
+        mine.sort_by_key(|(v, _)| (breakdown::rank(v), *v));
         let (system, name_zh, name_en) = match dim {
             Disaggregation::Sex => ("http://hl7.org/fhir/administrative-gender", "性别", "sex"),
             Disaggregation::AgeGroup => ("urn:yiwei:age-group", "年龄组", "age group"),

@@ -21,7 +21,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use yiwei_domain::division::DivisionCode;
-use yiwei_domain::indicator::breakdown::{self, AgeGroup};
+use yiwei_domain::indicator::breakdown;
 use yiwei_domain::indicator::{
     self as rules, Definition, Fraction, Period, PeriodType, Section, Source, TargetStatus, Trend,
     Unit,
@@ -230,7 +230,7 @@ fn stratum_order(key: &str) -> (usize, usize, String) {
                 .iter()
                 .position(|d| *d == dim)
                 .unwrap_or(9),
-            AgeGroup::parse(value).map_or(0, |a| a as usize),
+            breakdown::rank(value),
             value.to_owned(),
         ),
         None => (9, 0, key.to_owned()),
@@ -937,8 +937,7 @@ pub async fn api(
         found.sort_by_key(|(f, s)| {
             (
                 f.indicator.clone(),
-                s.as_ref()
-                    .map(|(_, v)| (AgeGroup::parse(v).map_or(0, |a| a as usize), v.clone())),
+                s.as_ref().map(|(_, v)| (breakdown::rank(v), v.clone())),
             )
         });
     }
