@@ -28,18 +28,28 @@ use yiwei_domain::programme::indicator::{IndicatorConfig, IndicatorPeriod};
 
 use crate::{Result, Row, Store, StoreError, on_pool, on_tx};
 
+// The imaging, recognition and cost-alert sources and the strata (a child module, so it
+// shares this module's private helpers).
+#[path = "indicator_sources.rs"]
+mod sources;
+pub use sources::{Stratum, strata};
+
 /// The sources the refresh runs, with the version written beside their figures. Bump a
 /// version when its SQL changes meaning, so a stored figure says which definition made it.
 pub const SOURCES: &[(&str, &str)] = &[
-    ("records", "records/1"),
-    ("contracts", "contracts/1"),
+    // /2: sex, age-group and key-group strata beside the totals.
+    ("records", "records/2"),
+    ("contracts", "contracts/2"),
     ("contract_services", "contract_services/1"),
     ("programmes", "programmes/1"),
-    ("notifiable", "notifiable/1"),
+    ("notifiable", "notifiable/2"),
     ("foodborne", "foodborne/1"),
     ("signals", "signals/1"),
     ("referrals", "referrals/1"),
     ("bookings", "bookings/1"),
+    ("imaging", "imaging/1"),
+    ("recognition", "recognition/1"),
+    ("cost_alerts", "cost_alerts/1"),
 ];
 
 fn version_of(source: &str) -> &'static str {
@@ -49,11 +59,14 @@ fn version_of(source: &str) -> &'static str {
         .map_or("unknown", |(_, v)| v)
 }
 
-/// One computed figure: indicator, division, numerator and denominator.
+/// One computed figure: indicator, division, stratum (`''` for the total, else
+/// `sex:female`, `age:65+`, `key:<group>`: `yiwei_domain::indicator::breakdown`),
+/// numerator and denominator.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Computed {
     pub indicator: String,
     pub division_code: String,
+    pub breakdown: String,
     pub fraction: Fraction,
 }
 
@@ -228,16 +241,17 @@ async fn write(
     for chunk in rows.chunks(400) {
         let marks: Vec<String> = (0..chunk.len())
             .map(|i| {
-                let b = i * 7;
+                let b = i * 8;
                 format!(
-                    "(${}, ${}, ${}, '', ${}, ${}, ${}, ${})",
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
                     b + 1,
                     b + 2,
                     b + 3,
                     b + 4,
                     b + 5,
                     b + 6,
-                    b + 7
+                    b + 7,
+                    b + 8
                 )
             })
             .collect();
@@ -253,6 +267,7 @@ async fn write(
                     .bind(r.indicator.as_str())
                     .bind(&period_key)
                     .bind(r.division_code.as_str())
+                    .bind(r.breakdown.as_str())
                     .bind(r.fraction.numerator)
                     .bind(r.fraction.denominator)
                     .bind(now)
@@ -287,6 +302,8 @@ pub struct Difference {
     pub indicator: String,
     pub period: String,
     pub division_code: String,
+    /// `''` for the total, else the stratum.
+    pub breakdown: String,
     pub frozen: Fraction,
     pub now: Fraction,
 }
@@ -300,12 +317,13 @@ async fn record_differences(
     rows: &[Computed],
 ) -> Result<u64> {
     let period_key = period.to_string();
-    let mut frozen: BTreeMap<(String, String), Fraction> = BTreeMap::new();
+    type Key = (String, String, String);
+    let mut frozen: BTreeMap<Key, Fraction> = BTreeMap::new();
     for code in codes {
         let found = on_pool!(store, |pool| {
             let found = sqlx::query(
-                "SELECT division_code, numerator, denominator FROM indicator_value \
-                 WHERE period = $1 AND indicator = $2 AND breakdown = ''",
+                "SELECT division_code, breakdown, numerator, denominator FROM indicator_value \
+                 WHERE period = $1 AND indicator = $2",
             )
             .bind(&period_key)
             .bind(*code)
@@ -316,20 +334,30 @@ async fn record_differences(
                 .map(|r| {
                     Ok((
                         r.col::<String>("division_code")?,
+                        r.col::<String>("breakdown")?,
                         Fraction::new(r.col("numerator")?, r.col("denominator")?),
                     ))
                 })
                 .collect::<Result<Vec<_>>>()
         })?;
-        for (division, f) in found {
-            frozen.insert(((*code).to_owned(), division), f);
+        for (division, breakdown, f) in found {
+            frozen.insert(((*code).to_owned(), division, breakdown), f);
         }
     }
-    let mut now: BTreeMap<(String, String), Fraction> = rows
+    let mut now: BTreeMap<Key, Fraction> = rows
         .iter()
-        .map(|r| ((r.indicator.clone(), r.division_code.clone()), r.fraction))
+        .map(|r| {
+            (
+                (
+                    r.indicator.clone(),
+                    r.division_code.clone(),
+                    r.breakdown.clone(),
+                ),
+                r.fraction,
+            )
+        })
         .collect();
-    let mut keys: Vec<(String, String)> = frozen.keys().cloned().collect();
+    let mut keys: Vec<Key> = frozen.keys().cloned().collect();
     keys.extend(now.keys().cloned());
     keys.sort();
     keys.dedup();
@@ -357,7 +385,7 @@ async fn record_differences(
             sqlx::query(
                 "INSERT INTO indicator_difference (indicator, period, division_code, breakdown, \
                  frozen_numerator, frozen_denominator, numerator, denominator, found_at) \
-                 VALUES ($1, $2, $3, '', $4, $5, $6, $7, $8)",
+                 VALUES ($1, $2, $3, $9, $4, $5, $6, $7, $8)",
             )
             .bind(&key.0)
             .bind(&period_key)
@@ -367,6 +395,7 @@ async fn record_differences(
             .bind(new.numerator)
             .bind(new.denominator)
             .bind(found_at)
+            .bind(&key.2)
             .execute(&mut *conn)
             .await
             .map(|_| ())
@@ -380,9 +409,9 @@ async fn record_differences(
 pub async fn differences(store: &Store, period: Period) -> Result<Vec<Difference>> {
     on_pool!(store, |pool| {
         let rows = sqlx::query(
-            "SELECT indicator, period, division_code, frozen_numerator, frozen_denominator, \
-             numerator, denominator FROM indicator_difference WHERE period = $1 \
-             ORDER BY indicator, division_code",
+            "SELECT indicator, period, division_code, breakdown, frozen_numerator, \
+             frozen_denominator, numerator, denominator FROM indicator_difference \
+             WHERE period = $1 ORDER BY indicator, division_code, breakdown",
         )
         .bind(period.to_string())
         .fetch_all(pool)
@@ -393,6 +422,7 @@ pub async fn differences(store: &Store, period: Period) -> Result<Vec<Difference
                     indicator: r.col("indicator")?,
                     period: r.col("period")?,
                     division_code: r.col("division_code")?,
+                    breakdown: r.col("breakdown")?,
                     frozen: Fraction::new(r.col("frozen_numerator")?, r.col("frozen_denominator")?),
                     now: Fraction::new(r.col("numerator")?, r.col("denominator")?),
                 })
@@ -558,6 +588,9 @@ async fn compute(store: &Store, source: &str, span: &Span) -> Result<Vec<Compute
         "signals" => signals(store, span).await,
         "referrals" => referrals(store, span).await,
         "bookings" => bookings(store, span).await,
+        "imaging" => sources::imaging(store, span).await,
+        "recognition" => sources::recognition(store, span).await,
+        "cost_alerts" => sources::cost_alerts(store, span).await,
         other => Err(StoreError::Other(format!(
             "unknown indicator source {other}"
         ))),
@@ -607,6 +640,7 @@ fn push(out: &mut Vec<Computed>, code: &str, division: &str, n: i64, d: i64) {
     out.push(Computed {
         indicator: code.to_owned(),
         division_code: division.to_owned(),
+        breakdown: String::new(),
         fraction: Fraction::new(n, d),
     });
 }
@@ -638,23 +672,34 @@ async fn population(store: &Store, span: &Span) -> Result<Vec<(String, i64)>> {
 }
 
 async fn records(store: &Store, span: &Span) -> Result<Vec<Computed>> {
-    let held = grouped(
-        store,
-        "SELECT division_code, COUNT(*) AS n FROM resident WHERE division_code >= $1 \
-         AND division_code < $2 AND merged_into IS NULL AND created_at < $3 \
-         GROUP BY division_code",
-        &[
-            Bind::Text(span.low.clone()),
-            Bind::Text(span.high.clone()),
-            Bind::At(span.until_at),
-        ],
-        &["n"],
-    )
-    .await?;
-    let mut out = Vec::new();
-    for (division, v) in &held {
-        push(&mut out, "records_held", division, v[0], 0);
-        push(&mut out, "records_coverage", division, v[0], 0);
+    let sql = format!(
+        "SELECT division_code, sex, {} AS age_rank, key_groups AS key_text, COUNT(*) AS n \
+         FROM resident WHERE division_code >= $1 AND division_code < $2 AND merged_into IS NULL \
+         AND created_at < $3 GROUP BY division_code, sex, age_rank, key_groups",
+        sources::age_rank("birth_date", 4)
+    );
+    let mut binds = vec![
+        Bind::Text(span.low.clone()),
+        Bind::Text(span.high.clone()),
+        Bind::At(span.until_at),
+    ];
+    binds.extend(sources::age_binds(span.to));
+    let rows = sources::person_rows(store, &sql, &binds, &["n"]).await?;
+    let mut split = sources::Split::default();
+    let mut held: BTreeMap<&str, i64> = BTreeMap::new();
+    for row in &rows {
+        let n = row.values[0];
+        split.add(
+            "records_held",
+            &row.division,
+            Some(&row.resident()),
+            Fraction::new(n, 0),
+        );
+        *held.entry(row.division.as_str()).or_default() += n;
+    }
+    let mut out = split.into_rows();
+    for (division, n) in held {
+        push(&mut out, "records_coverage", division, n, 0);
     }
     for (division, population) in population(store, span).await? {
         // The denominator sits where the statistics bureau's figure is entered; the
@@ -693,27 +738,32 @@ fn key_condition() -> String {
 
 async fn contracts(store: &Store, span: &Span) -> Result<Vec<Computed>> {
     let sql = format!(
-        "SELECT t.division_code, COUNT(*) AS residents, SUM(t.s) AS signed, SUM(t.k) AS key_residents, \
+        "SELECT t.division_code, t.sex, {rank} AS age_rank, t.key_groups AS key_text, \
+         COUNT(*) AS residents, SUM(t.s) AS signed, SUM(t.k) AS key_residents, \
          SUM(t.k * t.s) AS key_signed, SUM(t.p * t.s) AS poverty_signed FROM (SELECT r.division_code, \
+         r.sex, r.birth_date, r.key_groups, \
          CASE WHEN EXISTS (SELECT 1 FROM contract c WHERE c.resident_id = r.id AND c.starts_on <= $3 \
          AND COALESCE(c.ended_on, c.ends_on) >= $3 AND c.ends_on >= $3) THEN 1 ELSE 0 END AS s, \
-         CASE WHEN {} THEN 1 ELSE 0 END AS k, \
+         CASE WHEN {key} THEN 1 ELSE 0 END AS k, \
          CASE WHEN (',' || r.key_groups || ',') LIKE '%,poverty\\_alleviated,%' ESCAPE '\\' THEN 1 ELSE 0 END AS p \
          FROM resident r WHERE r.division_code >= $1 AND r.division_code < $2 AND r.merged_into IS NULL \
-         AND r.created_at < $6) t GROUP BY t.division_code",
-        key_condition()
+         AND r.created_at < $6) t GROUP BY t.division_code, t.sex, age_rank, t.key_groups",
+        rank = sources::age_rank("t.birth_date", 7),
+        key = key_condition()
     );
-    let rows = grouped(
+    let mut binds = vec![
+        Bind::Text(span.low.clone()),
+        Bind::Text(span.high.clone()),
+        Bind::Date(span.to),
+        Bind::Date(yiwei_domain::contract::age_cutoff(span.to, 65)),
+        Bind::Date(yiwei_domain::contract::age_cutoff(span.to, 7)),
+        Bind::At(span.until_at),
+    ];
+    binds.extend(sources::age_binds(span.to));
+    let rows = sources::person_rows(
         store,
         &sql,
-        &[
-            Bind::Text(span.low.clone()),
-            Bind::Text(span.high.clone()),
-            Bind::Date(span.to),
-            Bind::Date(yiwei_domain::contract::age_cutoff(span.to, 65)),
-            Bind::Date(yiwei_domain::contract::age_cutoff(span.to, 7)),
-            Bind::At(span.until_at),
-        ],
+        &binds,
         &[
             "residents",
             "signed",
@@ -723,14 +773,27 @@ async fn contracts(store: &Store, span: &Span) -> Result<Vec<Computed>> {
         ],
     )
     .await?;
-    let mut out = Vec::new();
-    for (division, v) in rows {
-        push(&mut out, "contracts_signed", &division, v[1], 0);
-        push(&mut out, "contract_coverage", &division, v[1], v[0]);
-        push(&mut out, "contract_key_coverage", &division, v[3], v[2]);
-        push(&mut out, "contracts_poverty_signed", &division, v[4], 0);
+    let mut split = sources::Split::default();
+    for row in &rows {
+        let v = &row.values;
+        let p = row.resident();
+        let d = row.division.as_str();
+        split.add("contracts_signed", d, Some(&p), Fraction::new(v[1], 0));
+        split.add("contract_coverage", d, Some(&p), Fraction::new(v[1], v[0]));
+        split.add(
+            "contract_key_coverage",
+            d,
+            Some(&p),
+            Fraction::new(v[3], v[2]),
+        );
+        split.add(
+            "contracts_poverty_signed",
+            d,
+            Some(&p),
+            Fraction::new(v[4], 0),
+        );
     }
-    Ok(out)
+    Ok(split.into_rows())
 }
 
 async fn contract_services(store: &Store, span: &Span) -> Result<Vec<Computed>> {
@@ -795,14 +858,25 @@ async fn programmes(store: &Store, span: &Span) -> Result<Vec<Computed>> {
     Ok(out)
 }
 
+/// Case cards of one village, disease, sex, birth date and diagnosis date.
+struct CaseGroup {
+    division: String,
+    disease: String,
+    sex: String,
+    birth: NaiveDate,
+    diagnosed: NaiveDate,
+    n: i64,
+    on_time: i64,
+}
+
 async fn notifiable(store: &Store, span: &Span) -> Result<Vec<Computed>> {
     let rows = on_pool!(store, |pool| {
         let rows = sqlx::query(
-            "SELECT division_code, disease, COUNT(*) AS n, \
+            "SELECT division_code, disease, sex, birth_date, diagnosed_on, COUNT(*) AS n, \
              SUM(CASE WHEN on_time THEN 1 ELSE 0 END) AS on_time FROM case_report \
              WHERE diagnosed_on >= $1 AND diagnosed_on <= $2 AND division_code >= $3 AND division_code < $4 \
              AND status IN ('pending', 'probable_duplicate', 'accepted') \
-             GROUP BY division_code, disease",
+             GROUP BY division_code, disease, sex, birth_date, diagnosed_on",
         )
         .bind(span.from)
         .bind(span.to)
@@ -812,33 +886,50 @@ async fn notifiable(store: &Store, span: &Span) -> Result<Vec<Computed>> {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok((
-                    r.col::<String>("division_code")?,
-                    r.col::<String>("disease")?,
-                    r.col::<i64>("n")?,
-                    r.col::<Option<i64>>("on_time")?.unwrap_or(0),
-                ))
+                Ok(CaseGroup {
+                    division: r.col("division_code")?,
+                    disease: r.col("disease")?,
+                    sex: r.col("sex")?,
+                    birth: r.col("birth_date")?,
+                    diagnosed: r.col("diagnosed_on")?,
+                    n: r.col("n")?,
+                    on_time: r.col::<Option<i64>>("on_time")?.unwrap_or(0),
+                })
             })
             .collect::<Result<Vec<_>>>()
     })?;
-    // (cases, on time, class B, class C) per village.
-    let mut per: BTreeMap<String, [i64; 4]> = BTreeMap::new();
-    for (division, code, n, on_time) in rows {
-        let e = per.entry(division).or_default();
-        e[0] += n;
-        e[1] += on_time;
-        match disease::by_code(&code).map(|d| d.class) {
-            Some(Class::B) => e[2] += n,
-            Some(Class::C) => e[3] += n,
-            _ => {}
-        }
+    // (cases, on time) per village for the timeliness and the incidence; the counts with
+    // their sex and age-at-diagnosis strata.
+    let mut per: BTreeMap<String, [i64; 2]> = BTreeMap::new();
+    let mut split = sources::Split::default();
+    for g in &rows {
+        let e = per.entry(g.division.clone()).or_default();
+        e[0] += g.n;
+        e[1] += g.on_time;
+        let class = disease::by_code(&g.disease).map(|d| d.class);
+        let person = yiwei_domain::indicator::breakdown::Person {
+            sex: &g.sex,
+            age: yiwei_domain::indicator::breakdown::AgeGroup::on(Some(g.birth), g.diagnosed),
+            key_groups: Vec::new(),
+        };
+        let of = |yes: bool| Fraction::new(if yes { g.n } else { 0 }, 0);
+        split.add("notifiable_cases", &g.division, Some(&person), of(true));
+        split.add(
+            "notifiable_class_b",
+            &g.division,
+            Some(&person),
+            of(class == Some(Class::B)),
+        );
+        split.add(
+            "notifiable_class_c",
+            &g.division,
+            Some(&person),
+            of(class == Some(Class::C)),
+        );
     }
-    let mut out = Vec::new();
-    for (division, [n, on_time, b, c]) in &per {
-        push(&mut out, "notifiable_cases", division, *n, 0);
+    let mut out = split.into_rows();
+    for (division, [n, on_time]) in &per {
         push(&mut out, "notifiable_timely", division, *on_time, *n);
-        push(&mut out, "notifiable_class_b", division, *b, 0);
-        push(&mut out, "notifiable_class_c", division, *c, 0);
         push(&mut out, "notifiable_incidence", division, *n, 0);
     }
     for (division, population) in population(store, span).await? {
@@ -977,6 +1068,7 @@ async fn fingerprint(
         vec![Bind::Int(i64::from(span.period.year()))],
     );
     let queries: Vec<(String, Vec<Bind>)> = match source {
+        other if let Some(queries) = sources::fingerprints(other, span, &q) => queries,
         "records" => vec![residents, population],
         "contracts" => vec![
             residents,

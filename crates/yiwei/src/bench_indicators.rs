@@ -5,7 +5,7 @@
 //!   nothing changed (fingerprints only);
 //! - the county dashboard from the maintained aggregates: the reads the page makes (the
 //!   county's figures for the year, the year before and its months; the townships' figures
-//!   of the map indicator; the divisions; when computed), p95 under 300 ms;
+//!   of the map indicator and its strata; the divisions; when computed), p95 under 300 ms;
 //! - the county's annual review from the aggregates: read, HTML, CSV, XLSX and PDF, under
 //!   60 s.
 //!
@@ -67,8 +67,10 @@ async fn dashboard(
     let children = division::children(store, county).await?;
     let len = children.first().map_or(9, |c| c.code.as_str().len());
     let map = indicator::figures(store, county, &["contract_coverage"], &[this], len).await?;
+    // The breakdown table of the map indicator (sex, age group, key group).
+    let strata = indicator::strata(store, county, &["contract_coverage"], this).await?;
     indicator::computed_at(store, this).await?;
-    Ok(totals.len() + map.len())
+    Ok(totals.len() + map.len() + strata.len())
 }
 
 /// Run the indicator benchmarks and return the markdown report.
@@ -130,10 +132,13 @@ pub async fn indicators(store: &Store, opts: &Options) -> Result<String> {
         Ok(p) => format!("PDF {} kB", p.len() / 1024),
         Err(e) => format!("no PDF ({e})"),
     };
-    let rows: i64 = on_pool!(store, |pool| {
-        sqlx::query_scalar("SELECT COUNT(*) FROM indicator_value")
-            .fetch_one(pool)
-            .await
+    let (rows, strata): (i64, i64) = on_pool!(store, |pool| {
+        sqlx::query_as(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN breakdown <> '' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+             FROM indicator_value",
+        )
+        .fetch_one(pool)
+        .await
     })?;
 
     let mut out = String::new();
@@ -143,7 +148,7 @@ pub async fn indicators(store: &Store, opts: &Options) -> Result<String> {
     ));
     out.push_str(&format!("- Command: `{}`\n", opts.command));
     out.push_str(&format!(
-        "- Year {year}: {} periods; {rows} stored figures (village × indicator × period) after the run\n\n",
+        "- Year {year}: {} periods; {rows} stored figures (village × indicator × period, of which {strata} sex, age-group and key-group strata) after the run\n\n",
         periods.len()
     ));
     out.push_str("| What | Target | Result | Met |\n|---|---|---|---|\n");

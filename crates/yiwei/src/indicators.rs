@@ -165,8 +165,13 @@ pub async fn command(
                 println!("{p}: no differences (or the period is not closed)");
             }
             for d in found {
+                let stratum = if d.breakdown.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", d.breakdown)
+                };
                 println!(
-                    "{} {} {}: frozen {}/{}, now {}/{}",
+                    "{} {} {}{stratum}: frozen {}/{}, now {}/{}",
                     d.period,
                     d.indicator,
                     d.division_code,

@@ -747,8 +747,14 @@ static CATALOGUE: &[Definition] = &[
         // The reviews' figure for the medical community (shared/context.md).
         target: Some(Target::AtLeast(90.0)),
         rule: "紧密型县域医疗卫生共同体建设评判标准和监测指标体系（试行）",
-        source: Source::Pending {
-            module: "cost_alert (the charges of every institution, incl. outside the county)",
+        // Our charges come from the county's own institutions: a resident's visit to a
+        // prefecture or provincial hospital never reaches the platform, so the denominator
+        // is unknown and a ratio over our own data would be 100 % by construction.
+        source: Source::Unavailable {
+            why: "县外就诊不在本平台：费用只由县内机构上报，异地就医结算需医保部门的参保人结算数据 · \
+                  visits outside the county never reach the platform (only the county's own \
+                  institutions submit charges); it needs the insurance bureau's settlement \
+                  records of the county's insured residents, including 异地就医",
         },
         drill_down: None,
     },
@@ -795,17 +801,20 @@ static CATALOGUE: &[Definition] = &[
         Source::Maintained("bookings"),
         Some("/booking/stats"),
     ),
-    // --- imaging (source pending until the imaging module lands) ---------------------------
+    // --- imaging and mutual recognition (影像云与检查结果互认) --------------------------------
     count(
         "imaging_studies",
         Section::Imaging,
         ("影像云上传检查数", "Studies uploaded to the imaging cloud"),
-        ("期内上传的检查数", "Studies uploaded in the period"),
+        (
+            "上传至影像云、检查日期在期内的检查数（无检查日期的按上传时间）",
+            "Studies in the imaging cloud whose exam date falls in the period (by upload time when the study has no date)",
+        ),
         Measure::Flow,
         SERVICE,
         "医疗机构检查检验结果互认管理办法（国卫医发〔2022〕6号）",
-        Source::Pending { module: "imaging" },
-        None,
+        Source::Maintained("imaging"),
+        Some("/imaging"),
     ),
     count(
         "imaging_recognitions",
@@ -818,8 +827,8 @@ static CATALOGUE: &[Definition] = &[
         Measure::Flow,
         SERVICE,
         "医疗机构检查检验结果互认管理办法（国卫医发〔2022〕6号）",
-        Source::Pending { module: "imaging" },
-        None,
+        Source::Maintained("recognition"),
+        Some("/recognition/stats"),
     ),
     Definition {
         code: "recognition_savings_patients",
@@ -836,8 +845,8 @@ static CATALOGUE: &[Definition] = &[
         disaggregations: SERVICE,
         target: None,
         rule: "医疗机构检查检验结果互认管理办法（国卫医发〔2022〕6号）",
-        source: Source::Pending { module: "imaging" },
-        drill_down: None,
+        source: Source::Maintained("recognition"),
+        drill_down: Some("/recognition/stats"),
     },
     Definition {
         code: "recognition_savings_institutions",
@@ -854,9 +863,76 @@ static CATALOGUE: &[Definition] = &[
         disaggregations: SERVICE,
         target: None,
         rule: "医疗机构检查检验结果互认管理办法（国卫医发〔2022〕6号）",
-        source: Source::Pending { module: "imaging" },
-        drill_down: None,
+        source: Source::Maintained("recognition"),
+        drill_down: Some("/recognition/stats"),
     },
+    rate(
+        "recognition_rate",
+        Section::Imaging,
+        ("可互认检查互认率", "Recognisable exams recognised"),
+        (
+            "期内互认（未重复检查）的决定数",
+            "Decisions to recognise a prior result instead of repeating",
+        ),
+        (
+            "期内对可互认的既往结果作出的决定数（互认与重复检查）",
+            "Decisions made on a recognisable prior result (recognised or repeated)",
+        ),
+        Measure::Flow,
+        SERVICE,
+        None,
+        "医疗机构检查检验结果互认管理办法（国卫医发〔2022〕6号）",
+        Source::Maintained("recognition"),
+        Some("/recognition/stats"),
+    ),
+    count(
+        "imaging_shares",
+        Section::Imaging,
+        (
+            "影像跨机构共享次数",
+            "Studies shared with another institution",
+        ),
+        (
+            "期内共享给其他机构（会诊、转诊）的检查次数",
+            "Shares of a study with another institution (consultation, referral) made in the period",
+        ),
+        Measure::Flow,
+        SERVICE,
+        "医疗机构检查检验结果互认管理办法（国卫医发〔2022〕6号）· 影像云",
+        Source::Maintained("imaging"),
+        None,
+    ),
+    count(
+        "imaging_reports_signed",
+        Section::Imaging,
+        ("影像诊断报告签发数", "Imaging reports signed"),
+        (
+            "期内签发（含修订）的诊断报告版本数",
+            "Report versions signed (incl. amendments) in the period",
+        ),
+        Measure::Flow,
+        SERVICE,
+        "医学影像诊断中心基本标准和管理规范（试行）",
+        Source::Maintained("imaging"),
+        None,
+    ),
+    count(
+        "imaging_patient_links",
+        Section::Imaging,
+        (
+            "患者手机调阅影像（电子胶片）链接数",
+            "Patients' phone links to their images (electronic films)",
+        ),
+        (
+            "期内为居民生成的影像分享链接数",
+            "Share links made for residents in the period",
+        ),
+        Measure::Flow,
+        PLACE,
+        "影像云 · 电子胶片（各地实施方案）",
+        Source::Maintained("imaging"),
+        None,
+    ),
     // --- prevent-return-to-poverty cost alerts (source pending) ---------------------------
     count(
         "cost_alerts",
@@ -869,10 +945,8 @@ static CATALOGUE: &[Definition] = &[
         Measure::Flow,
         PERSON,
         "防止返贫动态监测和帮扶机制 · 医疗费用预警（各地实施方案）",
-        Source::Pending {
-            module: "cost_alert",
-        },
-        None,
+        Source::Maintained("cost_alerts"),
+        Some("/cost-alerts/stats"),
     ),
     count(
         "household_checks",
@@ -885,10 +959,8 @@ static CATALOGUE: &[Definition] = &[
         Measure::Flow,
         PLACE,
         "防止返贫动态监测和帮扶机制 · 医疗费用预警（各地实施方案）",
-        Source::Pending {
-            module: "cost_alert",
-        },
-        None,
+        Source::Maintained("cost_alerts"),
+        Some("/cost-alerts/stats"),
     ),
     rate(
         "cost_alerts_checked",
@@ -903,10 +975,8 @@ static CATALOGUE: &[Definition] = &[
         PLACE,
         None,
         "防止返贫动态监测和帮扶机制 · 医疗费用预警（各地实施方案）",
-        Source::Pending {
-            module: "cost_alert",
-        },
-        None,
+        Source::Maintained("cost_alerts"),
+        Some("/cost-alerts/stats"),
     ),
 ];
 

@@ -15,6 +15,7 @@
 //! average of their ratios ([`Fraction::sum`]). What is not here: reading the facts (the
 //! store does, as of each period's end) and drawing (the web crate).
 
+pub mod breakdown;
 mod catalogue;
 #[cfg(test)]
 mod tests;
@@ -121,6 +122,9 @@ pub enum Source {
     /// The module that will hold the facts is being built; the catalogue entry exists so the
     /// review prints "source pending" instead of a zero.
     Pending { module: &'static str },
+    /// The platform does not hold the facts the definition needs; `why` says which and what
+    /// would supply them. Shown as "not computable" with the reason, never as a figure.
+    Unavailable { why: &'static str },
 }
 
 impl Source {

@@ -3,6 +3,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::NaiveDate;
 use proptest::prelude::*;
 
+use super::breakdown::{self, AgeGroup, Person};
 use super::*;
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -42,17 +43,34 @@ fn catalogue_codes_are_unique_ascii_and_grouped_by_section() {
 }
 
 #[test]
-fn pending_sources_cover_imaging_and_cost_alerts() {
-    for code in [
-        "imaging_studies",
-        "imaging_recognitions",
-        "recognition_savings_patients",
-        "cost_alerts",
-        "household_checks",
+fn imaging_and_cost_alerts_are_maintained_and_the_county_visit_rate_says_why_not() {
+    for (code, source) in [
+        ("imaging_studies", "imaging"),
+        ("imaging_shares", "imaging"),
+        ("imaging_reports_signed", "imaging"),
+        ("imaging_patient_links", "imaging"),
+        ("imaging_recognitions", "recognition"),
+        ("recognition_rate", "recognition"),
+        ("recognition_savings_patients", "recognition"),
+        ("recognition_savings_institutions", "recognition"),
+        ("cost_alerts", "cost_alerts"),
+        ("household_checks", "cost_alerts"),
+        ("cost_alerts_checked", "cost_alerts"),
     ] {
-        let d = by_code(code).unwrap();
-        assert!(matches!(d.source, Source::Pending { .. }), "{code}");
+        assert_eq!(
+            by_code(code).unwrap().source,
+            Source::Maintained(source),
+            "{code}"
+        );
     }
+    // No entry waits for a module any more; what cannot be computed says why.
+    for d in catalogue() {
+        assert!(!matches!(d.source, Source::Pending { .. }), "{}", d.code);
+    }
+    assert!(matches!(
+        by_code("county_visit_rate").unwrap().source,
+        Source::Unavailable { why } if why.contains("异地就医")
+    ));
     assert_eq!(
         by_code("student_vision").unwrap().target,
         Some(Target::AtLeast(95.0))
@@ -61,6 +79,47 @@ fn pending_sources_cover_imaging_and_cost_alerts() {
         by_code("county_visit_rate").unwrap().target,
         Some(Target::AtLeast(90.0))
     );
+}
+
+#[test]
+fn age_groups_band_on_the_day_and_the_cutoffs_agree() {
+    let on = day(2025, 12, 31);
+    let check = |birth: Option<NaiveDate>, band: AgeGroup| {
+        assert_eq!(AgeGroup::on(birth, on), band, "{birth:?}");
+    };
+    check(Some(day(2019, 1, 1)), AgeGroup::Age0to6);
+    check(Some(day(2018, 12, 31)), AgeGroup::Age7to17);
+    check(Some(day(2007, 12, 31)), AgeGroup::Age18to34);
+    check(Some(day(1990, 12, 31)), AgeGroup::Age35to64);
+    check(Some(day(1960, 12, 31)), AgeGroup::Age65Plus);
+    check(Some(day(1961, 1, 1)), AgeGroup::Age35to64);
+    check(None, AgeGroup::Unknown);
+    check(Some(day(2026, 1, 1)), AgeGroup::Unknown);
+    assert_eq!(AgeGroup::parse("65+"), Some(AgeGroup::Age65Plus));
+    assert_eq!(
+        breakdown::split("age:65+"),
+        Some((Disaggregation::AgeGroup, "65+"))
+    );
+    assert_eq!(breakdown::split("institution:3"), None);
+    assert_eq!(
+        breakdown::key(Disaggregation::Sex, "female").as_deref(),
+        Some("sex:female")
+    );
+    assert_eq!(
+        breakdown::dimension("age_group"),
+        Some(Disaggregation::AgeGroup)
+    );
+    assert_eq!(breakdown::dimension("institution"), None);
+    assert_eq!(
+        breakdown::label(Disaggregation::KeyGroup, "poverty_alleviated").0,
+        "脱贫人口"
+    );
+}
+
+/// The rank a set-based query computes from the cutoffs.
+fn rank(birth: Option<NaiveDate>, on: NaiveDate) -> Option<u32> {
+    let b = birth.filter(|b| *b <= on)?;
+    Some(AgeGroup::cutoffs(on).iter().filter(|c| b <= **c).count() as u32)
 }
 
 #[test]
@@ -201,4 +260,73 @@ fn averaging_ratios_would_differ_from_the_roll_up() {
     // 1/1 and 0/9: the mean of ratios is 50 %, the county's rate is 10 %.
     let parts = [Fraction::new(1, 1), Fraction::new(0, 9)];
     assert_eq!(Fraction::sum(parts).percent(), Some(10.0));
+}
+
+proptest! {
+    /// The band from comparing a birth date with the cutoffs (what the SQL does) equals
+    /// the band from the age in completed years, on any day, leap days included.
+    #[test]
+    fn cutoff_ranks_band_like_completed_years(
+        birth in 0i64..40_000, on in 20_000i64..40_000, known in any::<bool>()
+    ) {
+        let base = day(1920, 1, 1);
+        let birth = known.then(|| base + chrono::Duration::days(birth));
+        let on = base + chrono::Duration::days(on);
+        prop_assert_eq!(AgeGroup::from_rank(rank(birth, on)), AgeGroup::on(birth, on));
+    }
+
+    /// Sex strata and age strata each add up to the total, whatever the people; key-group
+    /// strata count a person once per group they are in.
+    #[test]
+    fn sex_and_age_strata_add_up_to_the_total(
+        people in proptest::collection::vec(
+            (0u8..3, proptest::option::of(0i64..36_000), 0u8..8, 0i64..5, 0i64..5), 0..200)
+    ) {
+        let on = day(2025, 6, 30);
+        let sexes = ["male", "female", "unknown"];
+        let tags = ["", "hypertension", "poverty_alleviated", "hypertension,diabetes", "elderly_65",
+            "monitored_household", "nonsense", "disabled,severe_mental"];
+        let mut strata = BTreeMap::new();
+        let mut key_count: BTreeMap<String, i64> = BTreeMap::new();
+        for (sex, birth, tag, n, d) in &people {
+            let birth = birth.map(|b| day(1926, 1, 1) + chrono::Duration::days(b));
+            let p = Person::resident(sexes[usize::from(*sex)], birth, tags[usize::from(*tag)], on);
+            for g in &p.key_groups {
+                *key_count.entry(format!("key:{g}")).or_default() += n;
+            }
+            breakdown::fan_out(
+                &mut strata,
+                &[Disaggregation::Sex, Disaggregation::AgeGroup, Disaggregation::KeyGroup],
+                &p,
+                Fraction::new(*n, n + d),
+            );
+        }
+        let total = strata.get("").copied().unwrap_or_default();
+        for prefix in ["sex:", "age:"] {
+            let sum = Fraction::sum(
+                strata.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(_, f)| *f),
+            );
+            prop_assert_eq!(sum, total, "{}", prefix);
+        }
+        for (k, n) in key_count {
+            prop_assert_eq!(strata[&k].numerator, n);
+        }
+    }
+
+    /// A resident's key groups from the band equal those the contract rules give.
+    #[test]
+    fn banded_key_groups_match_the_contract_rule(
+        birth in proptest::option::of(0i64..36_000), tag in 0u8..5
+    ) {
+        let on = day(2025, 12, 31);
+        let tags = ["", "hypertension,elderly_65", "child_0_6", "pregnant,diabetes", "x"];
+        let birth = birth.map(|b| day(1926, 1, 1) + chrono::Duration::days(b));
+        let text = tags[usize::from(tag)];
+        let stored: Vec<&str> = text.split(',').filter(|s| !s.is_empty()).collect();
+        let want: Vec<&str> = crate::contract::key_groups_on(birth, &stored, on)
+            .into_iter()
+            .map(|g| g.code())
+            .collect();
+        prop_assert_eq!(Person::resident("male", birth, text, on).key_groups, want);
+    }
 }

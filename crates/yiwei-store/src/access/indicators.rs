@@ -27,3 +27,18 @@ pub async fn indicator_figures(
     }
     Ok(indicator::figures(store, root, indicators, periods, group_digits).await?)
 }
+
+/// The sex, age-group and key-group strata of `indicators` in `period`, summed over `root`,
+/// if `root` is inside the viewer's reach (aggregates, like the totals).
+pub async fn indicator_strata(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    root: &DivisionCode,
+    indicators: &[&str],
+    period: Period,
+) -> Result<Vec<indicator::Stratum>, AccessError> {
+    if !rules::may_see_aggregate(&viewer.user.actor(), root) {
+        return Err(Refusal::OutsideReach.into());
+    }
+    Ok(indicator::strata(store, root, indicators, period).await?)
+}

@@ -7,14 +7,24 @@
 //! extension-free `group.code.text`). Populations use the measure-population code system's
 //! `numerator` and `denominator`; `measureScore` is the value in the indicator's unit.
 //! `status` is `complete` for an ended period and `pending` while it runs.
+//!
+//! `group.stratifier` carries the strata the catalogue allows for the indicator and the
+//! refresh keeps (sex, age group, key group; `yiwei_domain::indicator::breakdown`), each
+//! stratum with its own numerator, denominator and score. Sex strata use the
+//! administrative-gender codes; age groups and key groups use local code systems
+//! (`urn:yiwei:age-group`, `urn:yiwei:key-group`). Sex and age strata add up to the group;
+//! key groups overlap.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::{Value, json};
 use yiwei_domain::division::DivisionCode;
-use yiwei_domain::indicator::{self as rules, Definition, Fraction, Period, Unit};
-use yiwei_store::access::{AccessError, Viewer, indicators::indicator_figures};
+use yiwei_domain::indicator::breakdown;
+use yiwei_domain::indicator::{self as rules, Definition, Disaggregation, Fraction, Period, Unit};
+use yiwei_store::access::indicators::{indicator_figures, indicator_strata};
+use yiwei_store::access::{AccessError, Viewer};
+use yiwei_store::indicator::Stratum;
 
 use super::{Fhir, FhirUser, Outcome, Remote, bundle, parse_search};
 use crate::AppState;
@@ -50,14 +60,7 @@ fn score(d: &Definition, f: Fraction) -> Option<Value> {
     })
 }
 
-fn report(
-    base: &str,
-    d: &Definition,
-    period: Period,
-    division: &DivisionCode,
-    f: Fraction,
-    today: chrono::NaiveDate,
-) -> MeasureReport {
+fn populations(d: &Definition, f: Fraction) -> Vec<Value> {
     let mut population = vec![json!({
         "code": {"coding": [{"system": POPULATION, "code": "numerator"}]},
         "count": f.numerator,
@@ -68,13 +71,75 @@ fn report(
             "count": f.denominator,
         }));
     }
+    population
+}
+
+/// The stratifiers of `d` from its stored strata: one per dimension the entry allows.
+fn stratifiers(d: &Definition, strata: &[Stratum]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for dim in breakdown::stored_of(d.disaggregations) {
+        let mut mine: Vec<(&str, Fraction)> = strata
+            .iter()
+            .filter(|s| s.indicator == d.code)
+            .filter_map(|s| match breakdown::split(&s.breakdown) {
+                Some((x, value)) if x == dim => Some((value, s.fraction)),
+                _ => None,
+            })
+            .collect();
+        mine.sort_by_key(|(v, _)| (breakdown::rank(v), *v));
+        let (system, name_zh, name_en) = match dim {
+            Disaggregation::Sex => ("http://hl7.org/fhir/administrative-gender", "性别", "sex"),
+            Disaggregation::AgeGroup => ("urn:yiwei:age-group", "年龄组", "age group"),
+            _ => ("urn:yiwei:key-group", "重点人群", "key group"),
+        };
+        let stratum: Vec<Value> = mine
+            .into_iter()
+            .map(|(value, f)| {
+                let (zh, en) = breakdown::label(dim, value);
+                let mut s = json!({
+                    "value": {"coding": [{"system": system, "code": value, "display": en}],
+                              "text": format!("{zh} · {en}")},
+                    "population": populations(d, f),
+                });
+                if let Some(score) = score(d, f) {
+                    s["measureScore"] = score;
+                }
+                s
+            })
+            .collect();
+        // FHIR JSON allows no empty array: a dimension without strata is left out.
+        if stratum.is_empty() {
+            continue;
+        }
+        out.push(json!({
+            "code": [{"coding": [{"system": "urn:yiwei:breakdown", "code": dim.as_str()}],
+                      "text": format!("{name_zh} · {name_en}")}],
+            "stratum": stratum,
+        }));
+    }
+    out
+}
+
+fn report(
+    base: &str,
+    d: &Definition,
+    period: Period,
+    division: &DivisionCode,
+    f: Fraction,
+    strata: &[Stratum],
+    today: chrono::NaiveDate,
+) -> MeasureReport {
     let mut group = json!({
         "code": {"coding": [{"system": "urn:yiwei:indicator", "code": d.code, "display": d.name_zh}],
                  "text": format!("{} · {} (/indicators/catalogue#{})", d.name_zh, d.name_en, d.code)},
-        "population": population,
+        "population": populations(d, f),
     });
     if let Some(s) = score(d, f) {
         group["measureScore"] = s;
+    }
+    let stratifier = stratifiers(d, strata);
+    if !stratifier.is_empty() {
+        group["stratifier"] = Value::Array(stratifier);
     }
     MeasureReport {
         resource_type: "MeasureReport",
@@ -156,6 +221,9 @@ async fn reports(
     )
     .await
     .map_err(refused)?;
+    let strata = indicator_strata(&state.store, &v, division, &codes, period)
+        .await
+        .map_err(refused)?;
     let today = crate::pages::dashboard::today(state);
     Ok(defs
         .iter()
@@ -165,7 +233,7 @@ async fn reports(
                 .find(|f| f.indicator == d.code)
                 .map(|f| f.fraction)
                 .unwrap_or_default();
-            report(&state.fhir_base(), d, period, division, f, today)
+            report(&state.fhir_base(), d, period, division, f, &strata, today)
         })
         .collect())
 }

@@ -86,6 +86,13 @@ fn figure(
             format!("数据来源建设中（{module}），本年度暂无数据"),
             format!("Source pending ({module}): no figures for this year yet"),
         ),
+        Source::Unavailable { why } => {
+            let (zh, en) = why.split_once(" · ").unwrap_or((why, why));
+            (
+                format!("无法由本平台数据计算：{zh}"),
+                format!("Not computable from the platform's data: {en}"),
+            )
+        }
         Source::Live { .. } => (
             "由模块页面实时计算，不进入年度汇总".to_owned(),
             "Computed live on its module's page; not part of the maintained figures".to_owned(),
@@ -180,6 +187,26 @@ pub fn assemble(
                 summary_en.push_str(&format!(
                     "No figures yet for {}: their source is being built",
                     names_en.join(", ").to_lowercase()
+                ));
+            }
+            let unavailable: Vec<&AnnualFigure> = figures
+                .iter()
+                .filter(|f| f.note_zh.starts_with("无法由本平台"))
+                .collect();
+            if !unavailable.is_empty() {
+                let names_zh: Vec<&str> = unavailable.iter().map(|f| f.name_zh).collect();
+                let names_en: Vec<&str> = unavailable.iter().map(|f| f.name_en).collect();
+                if !summary_zh.is_empty() {
+                    summary_zh.push('；');
+                    summary_en.push_str(". ");
+                }
+                summary_zh.push_str(&format!(
+                    "{}所需数据不在本平台，不列数字（原因见指标定义）",
+                    names_zh.join("、")
+                ));
+                summary_en.push_str(&format!(
+                    "{} needs data the platform does not hold (see its definition)",
+                    names_en.join(", ")
                 ));
             }
             if !summary_zh.is_empty() {

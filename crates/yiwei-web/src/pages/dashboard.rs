@@ -21,12 +21,13 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use yiwei_domain::division::DivisionCode;
+use yiwei_domain::indicator::breakdown;
 use yiwei_domain::indicator::{
     self as rules, Definition, Fraction, Period, PeriodType, Section, Source, TargetStatus, Trend,
     Unit,
 };
-use yiwei_store::access::indicators::indicator_figures;
-use yiwei_store::indicator::Figure;
+use yiwei_store::access::indicators::{indicator_figures, indicator_strata};
+use yiwei_store::indicator::{Figure, Stratum};
 
 use super::{render, say, viewer};
 use crate::AppState;
@@ -103,6 +104,12 @@ pub(crate) fn drill_href(d: &Definition, division: &str, period: Period) -> Opti
         "/cdc/statistics" => format!("/cdc/statistics?area={division}&from={from}&to={to}"),
         "/cdc/timeliness" => format!("/cdc/timeliness?from={from}&to={to}"),
         "/booking/stats" => format!("/booking/stats?from={from}&to={to}"),
+        "/cost-alerts/stats" | "/recognition/stats" => format!(
+            "{base}?from={}&to={}",
+            from.format("%Y-%m"),
+            to.format("%Y-%m")
+        ),
+        "/imaging" => format!("/imaging?from={from}&to={to}"),
         "/residents" | "/residents/quality" => format!("{base}?division={division}"),
         other => other.to_owned(),
     })
@@ -206,6 +213,54 @@ pub struct ChildRow {
     pub status: &'static str,
 }
 
+/// One stratum of the chosen indicator (sex, age group, key group).
+pub struct StratumRow {
+    pub dimension: String,
+    pub name: String,
+    pub numerator: i64,
+    pub denominator: i64,
+    pub value: String,
+}
+
+/// Order of strata inside a dimension: age bands young to old, others by code.
+fn stratum_order(key: &str) -> (usize, usize, String) {
+    match breakdown::split(key) {
+        Some((dim, value)) => (
+            breakdown::STORED
+                .iter()
+                .position(|d| *d == dim)
+                .unwrap_or(9),
+            breakdown::rank(value),
+            value.to_owned(),
+        ),
+        None => (9, 0, key.to_owned()),
+    }
+}
+
+/// The strata of `d` among `found`, in display order, labelled in the viewer's language.
+pub(crate) fn stratum_rows(tr: Tr, d: &Definition, found: &[Stratum]) -> Vec<StratumRow> {
+    let mut rows: Vec<&Stratum> = found.iter().filter(|s| s.indicator == d.code).collect();
+    rows.sort_by_key(|s| stratum_order(&s.breakdown));
+    rows.into_iter()
+        .filter_map(|s| {
+            let (dim, value) = breakdown::split(&s.breakdown)?;
+            let (zh, en) = breakdown::label(dim, value);
+            let dimension = match dim {
+                rules::Disaggregation::Sex => say(tr, "性别", "sex"),
+                rules::Disaggregation::AgeGroup => say(tr, "年龄组", "age group"),
+                _ => say(tr, "重点人群", "key group"),
+            };
+            Some(StratumRow {
+                dimension,
+                name: say(tr, &zh, &en),
+                numerator: s.fraction.numerator,
+                denominator: s.fraction.denominator,
+                value: s.fraction.display(d.unit),
+            })
+        })
+        .collect()
+}
+
 pub struct TargetRow {
     pub name: String,
     pub value: String,
@@ -245,6 +300,10 @@ struct DashboardPage {
     legend: Vec<LegendItem>,
     chart: Option<Chart>,
     children: Vec<ChildRow>,
+    /// The chosen indicator by sex, age group and key group (when its entry allows).
+    strata: Vec<StratumRow>,
+    /// Key-group strata overlap: say so under the table.
+    strata_overlap: bool,
     targets: Vec<TargetRow>,
 }
 
@@ -291,6 +350,17 @@ fn source_note(tr: Tr, d: &Definition) -> (String, Option<String>) {
             ),
             None,
         ),
+        Source::Unavailable { why } => {
+            let (zh, en) = why.split_once(" · ").unwrap_or((why, why));
+            (
+                say(
+                    tr,
+                    &format!("无法由本平台数据计算：{zh}"),
+                    &format!("Not computable from the platform's data: {en}"),
+                ),
+                None,
+            )
+        }
         Source::Live { .. } => (
             say(
                 tr,
@@ -502,6 +572,16 @@ pub async fn show(
         None
     };
 
+    // The chosen indicator's strata, summed over the division (aggregates, same gate).
+    let stored_dims = breakdown::stored_of(map_def.disaggregations);
+    let strata = if stored_dims.is_empty() {
+        Vec::new()
+    } else {
+        let found = indicator_strata(&state.store, &v, &root, &[map_def.code], this).await?;
+        stratum_rows(tr, map_def, &found)
+    };
+    let strata_overlap = stored_dims.contains(&rules::Disaggregation::KeyGroup);
+
     let targets = rules::catalogue()
         .iter()
         .filter(|d| d.target.is_some())
@@ -511,6 +591,8 @@ pub async fn show(
                 name: say(tr, d.name_zh, d.name_en),
                 value: if d.source.is_maintained() {
                     shown(d, f)
+                } else if matches!(d.source, Source::Unavailable { .. }) {
+                    say(tr, "无法计算（见定义）", "not computable (see definition)")
                 } else {
                     say(tr, "来源建设中", "source pending")
                 },
@@ -562,6 +644,8 @@ pub async fn show(
         legend,
         chart,
         children: child_rows,
+        strata,
+        strata_overlap,
         targets,
     })
 }
@@ -661,6 +745,7 @@ pub(crate) fn definition_views() -> Vec<DefinitionView> {
                     format!("实时计算 live: {computation} — {why}")
                 }
                 Source::Pending { module } => format!("来源建设中 source pending: {module}"),
+                Source::Unavailable { why } => format!("无法计算 not computable: {why}"),
             },
         })
         .collect()
@@ -697,6 +782,10 @@ pub struct ApiQuery {
     division: Option<String>,
     /// `children` for one figure per child division, else the division's own.
     by: Option<String>,
+    /// `sex`, `age_group` or `key_group`: beside each total, one figure per stratum of that
+    /// dimension, for the indicators whose catalogue entry lists it (sex and age strata add
+    /// up to the total; key groups overlap). Not with `by=children`.
+    breakdown: Option<String>,
 }
 
 /// One figure.
@@ -706,6 +795,12 @@ pub struct ApiFigure {
     period: String,
     /// The division the figure is for (significant digits).
     division: String,
+    /// With `breakdown`: the dimension (`sex`, `age_group`, `key_group`); absent on totals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    breakdown: Option<&'static str>,
+    /// With `breakdown`: the stratum (`female`, `65+`, `poverty_alleviated`); absent on totals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stratum: Option<String>,
     numerator: i64,
     denominator: i64,
     /// In `unit`; null when the denominator is empty.
@@ -778,6 +873,24 @@ pub async fn api(
             )));
         }
     };
+    let dimension = match q.breakdown.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(name) => match breakdown::dimension(name) {
+            Some(_) if by_children => {
+                return Err(invalid((
+                    "breakdown is for one division; leave out by=children".into(),
+                    "分组统计只针对单个区划，不能与 by=children 同用".into(),
+                )));
+            }
+            Some(d) => Some(d),
+            None => {
+                return Err(invalid((
+                    format!("breakdown must be sex, age_group or key_group, got {name:?}"),
+                    "breakdown 只能为 sex、age_group 或 key_group".into(),
+                )));
+            }
+        },
+    };
     let digits = if by_children {
         root.level()
             .child()
@@ -789,18 +902,53 @@ pub async fn api(
         user: &user,
         remote_addr: remote,
     };
+    let refused = |e| match e {
+        yiwei_store::access::AccessError::Store(s) => ApiError::from(s),
+        _ => ApiError::forbidden("this division is outside your area"),
+    };
     let found = indicator_figures(&state.store, &v, &root, &codes, &[period], digits)
         .await
-        .map_err(|e| match e {
-            yiwei_store::access::AccessError::Store(s) => ApiError::from(s),
-            _ => ApiError::forbidden("this division is outside your area"),
-        })?;
+        .map_err(refused)?;
+    let mut found: Vec<(Figure, Option<(rules::Disaggregation, String)>)> =
+        found.into_iter().map(|f| (f, None)).collect();
+    if let Some(dim) = dimension {
+        let strata = indicator_strata(&state.store, &v, &root, &codes, period)
+            .await
+            .map_err(refused)?;
+        for s in strata {
+            let Some((d, value)) = breakdown::split(&s.breakdown) else {
+                continue;
+            };
+            if d != dim {
+                continue;
+            }
+            let value = value.to_owned();
+            found.push((
+                Figure {
+                    indicator: s.indicator,
+                    period: s.period,
+                    division_code: root.as_str().to_owned(),
+                    fraction: s.fraction,
+                },
+                Some((dim, value)),
+            ));
+        }
+        // Each total first, then its strata (age bands young to old).
+        found.sort_by_key(|(f, s)| {
+            (
+                f.indicator.clone(),
+                s.as_ref().map(|(_, v)| (breakdown::rank(v), v.clone())),
+            )
+        });
+    }
     let figures = found
         .into_iter()
-        .filter_map(|f| {
+        .filter_map(|(f, stratum)| {
             let d = defs.iter().find(|d| d.code == f.indicator)?;
             let value = f.fraction.value(d.unit);
             Some(ApiFigure {
+                breakdown: stratum.as_ref().map(|s| s.0.as_str()),
+                stratum: stratum.map(|s| s.1),
                 value,
                 unit: d.unit.as_str(),
                 target: d.target.map(|t| t.label(d.unit)),

@@ -51,9 +51,11 @@ async fn the_dashboard_shows_each_reach_its_figures_and_refuses_the_rest() {
         assert!(records.contains(">4</a>"), "{records}");
         assert!(records.contains("/indicators/catalogue#records_held"));
         assert!(records.contains("/residents?division=451226"));
-        // Pending sources say so instead of printing zero.
+        // Imaging and cost alerts are maintained now; what cannot be computed says why.
         let imaging = element(&page.body, "tile-imaging_recognitions");
-        assert!(imaging.contains("数据来源建设中"), "{imaging}");
+        assert!(!imaging.contains("数据来源建设中"), "{imaging}");
+        let visits = element(&page.body, "tile-county_visit_rate");
+        assert!(visits.contains("无法由本平台数据计算"), "{visits}");
         // The cartogram: both townships, linked to their own dashboards, and the honesty note.
         assert!(page.body.contains("class=\"cartogram\""));
         assert!(page.body.contains("思恩镇") && page.body.contains("水源镇"));
@@ -72,6 +74,13 @@ async fn the_dashboard_shows_each_reach_its_figures_and_refuses_the_rest() {
         assert_eq!(township.status, StatusCode::OK);
         assert!(element(&township.body, "tile-records_held").contains(">3</a>"));
         assert!(township.body.contains("class=\"trend\""), "monthly chart");
+        // The chosen indicator's breakdown by sex, age group and key group.
+        let strata = &township.body[township.body.find("id=\"dash-strata\"").expect("strata")..];
+        let strata = &strata[..strata.find("</table>").unwrap()];
+        assert!(
+            strata.contains("性别") && strata.contains("年龄组"),
+            "{strata}"
+        );
 
         let mut doctor = app.client();
         doctor.login("village.doctor").await;
@@ -92,7 +101,7 @@ async fn the_dashboard_shows_each_reach_its_figures_and_refuses_the_rest() {
         for bad in [
             "/dashboard?year=twenty",
             "/dashboard?map=no_such",
-            "/dashboard?map=imaging_studies",
+            "/dashboard?map=county_visit_rate",
             "/dashboard?division=12x",
         ] {
             let r = analyst.get(bad).await;
@@ -103,7 +112,8 @@ async fn the_dashboard_shows_each_reach_its_figures_and_refuses_the_rest() {
         assert_eq!(catalogue.status, StatusCode::OK);
         assert!(catalogue.body.contains("id=\"student_vision\""));
         assert!(catalogue.body.contains("≥95%"));
-        assert!(catalogue.body.contains("source pending: cost_alert"));
+        assert!(catalogue.body.contains("not computable: "));
+        assert!(!catalogue.body.contains("source pending"));
     }
 }
 
@@ -134,6 +144,45 @@ async fn the_figures_come_as_json_and_as_measure_reports() {
             .expect("coverage");
         assert_eq!(coverage["denominator"], 3);
         assert_eq!(coverage["unit"], "%");
+        // Strata beside the total: sex and age groups add up to it.
+        for dim in ["sex", "age_group"] {
+            let r = analyst
+                .get(&format!(
+                    "/api/v1/indicators?indicator=records_held,contract_coverage,bookings&breakdown={dim}"
+                ))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            let json = r.json();
+            let figures = json["figures"].as_array().expect("figures");
+            for code in ["records_held", "contract_coverage"] {
+                let total = figures
+                    .iter()
+                    .find(|f| f["indicator"] == code && f.get("stratum").is_none())
+                    .expect("total");
+                let parts: Vec<&serde_json::Value> = figures
+                    .iter()
+                    .filter(|f| f["indicator"] == code && f["breakdown"] == dim)
+                    .collect();
+                assert!(!parts.is_empty(), "{code} {dim}");
+                for field in ["numerator", "denominator"] {
+                    let sum: i64 = parts.iter().map(|f| f[field].as_i64().unwrap()).sum();
+                    assert_eq!(sum, total[field].as_i64().unwrap(), "{code} {dim} {field}");
+                }
+            }
+            // Bookings are split by institution in the catalogue, not by person.
+            assert!(
+                !figures
+                    .iter()
+                    .any(|f| f["indicator"] == "bookings" && f.get("stratum").is_some())
+            );
+        }
+        for bad in [
+            "/api/v1/indicators?breakdown=colour",
+            "/api/v1/indicators?breakdown=sex&by=children",
+        ] {
+            let r = analyst.get(bad).await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", r.body);
+        }
         assert_eq!(
             analyst
                 .get("/api/v1/indicators?indicator=nope")
@@ -160,6 +209,24 @@ async fn the_figures_come_as_json_and_as_measure_reports() {
         assert_eq!(report["type"], "summary");
         assert_eq!(report["id"], format!("records-held.{year}.451226"));
         assert_eq!(report["group"][0]["population"][0]["count"], 4);
+        // The stratifiers: sex strata (administrative-gender codes) add up to the group.
+        let stratifiers = report["group"][0]["stratifier"]
+            .as_array()
+            .expect("stratifiers");
+        let sex = stratifiers
+            .iter()
+            .find(|s| s["code"][0]["coding"][0]["code"] == "sex")
+            .expect("sex stratifier");
+        let strata = sex["stratum"].as_array().unwrap();
+        assert!(
+            strata.iter().all(|s| s["value"]["coding"][0]["system"]
+                == "http://hl7.org/fhir/administrative-gender")
+        );
+        let sum: i64 = strata
+            .iter()
+            .map(|s| s["population"][0]["count"].as_i64().unwrap())
+            .sum();
+        assert_eq!(sum, 4);
         assert_eq!(report["period"]["start"], format!("{year}-01-01"));
         let read = analyst
             .get(&format!(
@@ -210,15 +277,16 @@ async fn the_annual_review_renders_and_downloads_in_four_formats() {
                 "{section}"
             );
         }
-        // Every figure links to its definition; pending sections say so, without zeros.
+        // Every figure links to its definition; what cannot be computed says why, no zero.
         assert!(
             page.body
                 .contains("href=\"/indicators/catalogue#records_held\"")
         );
-        let imaging = &page.body[page.body.find("id=\"annual-imaging_studies\"").unwrap()..];
-        let imaging = &imaging[..imaging.find("</tr>").unwrap()];
-        assert!(imaging.contains("数据来源建设中"), "{imaging}");
-        assert!(!imaging.contains(">0<"), "{imaging}");
+        let visits = &page.body[page.body.find("id=\"annual-county_visit_rate\"").unwrap()..];
+        let visits = &visits[..visits.find("</tr>").unwrap()];
+        assert!(visits.contains("无法由本平台数据计算"), "{visits}");
+        assert!(!visits.contains(">0<"), "{visits}");
+        assert!(!page.body.contains("数据来源建设中"));
         assert!(
             page.body.contains("全年居民电子健康档案建档数4"),
             "review prose"
@@ -237,12 +305,12 @@ async fn the_annual_review_renders_and_downloads_in_four_formats() {
             line.contains(&format!(",{year},451226,4,0,4,count,")),
             "{line}"
         );
-        let pending = csv
+        let visits = csv
             .body
             .lines()
-            .find(|l| l.contains(",cost_alerts,"))
-            .expect("cost alerts line");
-        assert!(pending.contains("Source pending"), "{pending}");
+            .find(|l| l.contains(",county_visit_rate,"))
+            .expect("county visit rate line");
+        assert!(visits.contains("Not computable"), "{visits}");
 
         let xlsx = analyst
             .get(&format!("/reports/annual/{year}/figures.xlsx"))
