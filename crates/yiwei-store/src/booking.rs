@@ -15,6 +15,10 @@
 //! 5. commit. Anything failing before the commit rolls back all of it, so a crash leaves no
 //!    half booking: never a raised counter without its booking row.
 //!
+//! On SQLite a booking is one [`Store::write`]: concurrent bookings share one commit (group
+//! commit), each in its own savepoint so a refused one rolls back alone, and each caller
+//! is answered only after that commit.
+//!
 //! There is no lock in the process: several server processes over one PostgreSQL database
 //! get the same guarantee. Cancelling gives the seat back and, in the same transaction,
 //! books the oldest waiting resident of that schedule and date into it (候补).

@@ -380,8 +380,8 @@ async fn open_loop(
     let mut next = 0usize;
     while next < total {
         // Start every request that is due, then wait for the next one's moment.
-        let due = ((started.elapsed().as_secs_f64() / interval.as_secs_f64()) as usize + 1)
-            .min(total);
+        let due =
+            ((started.elapsed().as_secs_f64() / interval.as_secs_f64()) as usize + 1).min(total);
         while next < due {
             let scheduled = started + interval * next as u32;
             let (c, s) = pairs[next];
@@ -459,7 +459,10 @@ pub async fn run(store: &Store, opts: &Options) -> Result<String> {
         report,
         "| phase | load | slots × seats | requests | booked (201) | full (409) | other | failed | wall s | bookings/s | p50 ms | p99 ms | max ms |"
     );
-    let _ = writeln!(report, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        report,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     let n = opts.clients;
     let phases = [
         ("contention", opts.seats, &county.contention),
