@@ -231,12 +231,14 @@ pub async fn append_in(tx: &mut Tx<'_>, key: &[u8; 32], event: &Event) -> Result
     })
 }
 
-/// Append `event` in a transaction of its own.
+/// Append `event` in a write of its own (on SQLite committed in a group with the other
+/// writes waiting, see `Store::write`; the caller is answered after the commit).
 pub async fn append(store: &Store, event: &Event) -> Result<i64> {
-    let mut tx = store.begin().await?;
-    let seq = append_in(&mut tx, store.keys().audit_key(), event).await?;
-    tx.commit().await?;
-    Ok(seq)
+    let key = *store.keys().audit_key();
+    let event = event.clone();
+    store
+        .write(move |tx| Box::pin(async move { append_in(tx, &key, &event).await }))
+        .await
 }
 
 const COLUMNS: &str = "seq, at, user_id, username, role, institution_id, action, outcome, \

@@ -15,6 +15,10 @@
 //! 5. commit. Anything failing before the commit rolls back all of it, so a crash leaves no
 //!    half booking: never a raised counter without its booking row.
 //!
+//! On SQLite a booking is one [`Store::write`]: concurrent bookings share one commit (group
+//! commit), each in its own savepoint so a refused one rolls back alone, and each caller
+//! is answered only after that commit.
+//!
 //! There is no lock in the process: several server processes over one PostgreSQL database
 //! get the same guarantee. Cancelling gives the seat back and, in the same transaction,
 //! books the oldest waiting resident of that schedule and date into it (候补).
@@ -851,12 +855,29 @@ pub(crate) async fn book(
     when: When,
     event: Event,
 ) -> Result<i64, BookingError> {
-    let mut tx = store.begin().await?;
-    let id = book_in(&mut tx, slot_id, who, when).await?;
-    let event = event.object("booking", id).resident(who.resident_id);
-    audit::append_in(&mut tx, store.keys().audit_key(), &event).await?;
-    tx.commit().await?;
-    Ok(id)
+    // Through the group committer on SQLite: concurrent bookings share one commit, each in
+    // its own savepoint, and the caller hears "booked" only after that commit.
+    let key = *store.keys().audit_key();
+    let division = who.division.to_owned();
+    let (resident_id, channel, by_user, moved_from) =
+        (who.resident_id, who.channel, who.by_user, who.moved_from);
+    store
+        .write(move |tx| {
+            Box::pin(async move {
+                let who = Booker {
+                    resident_id,
+                    division: &division,
+                    channel,
+                    by_user,
+                    moved_from,
+                };
+                let id = book_in(tx, slot_id, &who, when).await?;
+                let event = event.object("booking", id).resident(resident_id);
+                audit::append_in(tx, &key, &event).await?;
+                Ok(id)
+            })
+        })
+        .await
 }
 
 /// Cancel a booking; returns the booking made from the waitlist into the freed seat.

@@ -23,6 +23,7 @@ pub mod division;
 pub mod empi;
 pub mod encounter;
 mod error;
+mod group_commit;
 pub mod imaging;
 pub mod imaging_report;
 pub mod immunization;
@@ -54,6 +55,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use crypto::Keys;
 pub use error::StoreError;
+pub use group_commit::BoxFuture;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -173,6 +175,8 @@ pub struct Store {
     pool: Pool,
     /// On SQLite, the connection write transactions run on (see [`Store::begin`]).
     writer: Option<SqlitePool>,
+    /// On SQLite, the queue that commits concurrent writes in groups ([`Store::write`]).
+    committer: Option<group_commit::Committer>,
     keys: Keys,
     /// Study reads audited in the last minute (see [`read_window`]).
     reads: std::sync::Arc<read_window::ReadWindow>,
@@ -234,9 +238,11 @@ impl Store {
                 database_url.split(':').next().unwrap_or_default()
             )));
         };
+        let committer = writer.clone().map(group_commit::Committer::start);
         let store = Store {
             pool,
             writer,
+            committer,
             keys,
             reads: Default::default(),
         };
@@ -276,6 +282,32 @@ impl Store {
             ),
             Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
+    }
+
+    /// Run `f` as a write transaction and commit it. On SQLite concurrent calls are
+    /// committed in groups, each call in its own savepoint, and each caller answered after
+    /// its group's commit (see `group_commit`); on PostgreSQL it is one transaction per
+    /// call. `f` must not start another write itself (it would wait for the writer it runs
+    /// on). An `Err` from `f` rolls back everything `f` did and nothing else.
+    pub async fn write<T, E, F>(&self, f: F) -> std::result::Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: for<'a> FnOnce(&'a mut Tx<'static>) -> BoxFuture<'a, std::result::Result<T, E>>
+            + Send
+            + 'static,
+    {
+        let f = match &self.committer {
+            Some(committer) => match committer.submit(f).await {
+                Ok(out) => return out,
+                Err(f) => f,
+            },
+            None => f,
+        };
+        let mut tx = self.begin().await?;
+        let out = f(&mut tx).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// Whether the database answers; used by `/healthz`.

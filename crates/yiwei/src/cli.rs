@@ -309,6 +309,34 @@ enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         queries: usize,
     },
+    /// Bookings over HTTP against a running `yiwei serve` on 127.0.0.1, as phones send
+    /// them: two closed-loop phases and an open loop at a fixed rate (issue 7; run by
+    /// bench/booking_load.sh)
+    BookingHttp {
+        /// The server, http://127.0.0.1:PORT; it must use the same data folder or database
+        #[arg(long)]
+        url: String,
+        /// Concurrent clients of the closed loops, each a resident with their own token
+        #[arg(long, default_value_t = 200,
+              value_parser = clap::value_parser!(u64).range(1..=2_000))]
+        clients: u64,
+        /// Slots of each phase's schedule
+        #[arg(long, default_value_t = 50,
+              value_parser = clap::value_parser!(u64).range(1..=63))]
+        slots: u64,
+        /// Seats per slot in the contention phase
+        #[arg(long, default_value_t = 2,
+              value_parser = clap::value_parser!(u32).range(1..=200))]
+        seats: u32,
+        /// Open-loop bookings started per second
+        #[arg(long, default_value_t = 1_000,
+              value_parser = clap::value_parser!(u32).range(1..=20_000))]
+        rate: u32,
+        /// Open-loop duration (also bounded by clients × slots requests)
+        #[arg(long, default_value_t = 10,
+              value_parser = clap::value_parser!(u32).range(1..=120))]
+        seconds: u32,
+    },
     /// One worker process of `bench booking` (started by it, not by hand)
     #[command(hide = true)]
     BookingWorker {
@@ -1031,6 +1059,32 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 command: command.join(" "),
             };
             let report = crate::bench_imaging::run(&store, config.to_web_config()?, &opts).await;
+            store.close().await;
+            println!("{}", report?);
+        }
+        Command::Bench(BenchCommand::BookingHttp {
+            url,
+            clients,
+            slots,
+            seats,
+            rate,
+            seconds,
+        }) => {
+            let store = open(&config).await?;
+            let command: Vec<String> = std::iter::once("yiwei".to_owned())
+                .chain(std::env::args().skip(1))
+                .collect();
+            let opts = crate::bench_booking_http::Options {
+                url,
+                clients: clients as usize,
+                slots: slots as usize,
+                seats,
+                rate,
+                seconds,
+                offset_hours: config.county.utc_offset_hours,
+                command: command.join(" "),
+            };
+            let report = crate::bench_booking_http::run(&store, &opts).await;
             store.close().await;
             println!("{}", report?);
         }

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod bench_booking;
+pub mod bench_booking_http;
 pub mod bench_cost_alert;
 pub mod bench_imaging;
 pub mod bench_indicators;

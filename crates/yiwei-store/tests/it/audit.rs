@@ -217,3 +217,52 @@ async fn a_row_pointing_at_the_wrong_predecessor_breaks_the_link(store: Store) {
         }
     );
 }
+
+conformance!(concurrent_writes_commit_together_and_a_failed_one_leaves_nothing);
+/// `Store::write` under concurrency (on SQLite the group committer): forty appends at once,
+/// every other one joined by a write that moves the chain head and then fails. The failed
+/// writes roll back alone (the head is untouched), every append is answered with its own
+/// sequence number, and the chain verifies.
+async fn concurrent_writes_commit_together_and_a_failed_one_leaves_nothing(store: Store) {
+    let before = audit::count(&store).await.unwrap();
+    let mut appends = Vec::new();
+    let mut failures = Vec::new();
+    for i in 1..=40 {
+        let s = store.clone();
+        appends.push(tokio::spawn(async move {
+            audit::append(&s, &Event::new(who(i), Action::Read).resident(i)).await
+        }));
+        if i % 2 == 0 {
+            let s = store.clone();
+            failures.push(tokio::spawn(async move {
+                s.write(|tx| {
+                    Box::pin(async move {
+                        yiwei_store::on_tx!(tx, |conn| {
+                            sqlx::query("UPDATE audit_head SET seq = seq + 1000 WHERE id = 1")
+                                .execute(&mut *conn)
+                                .await?;
+                        });
+                        Err::<(), yiwei_store::StoreError>(yiwei_store::StoreError::Invalid(
+                            "refused after writing".into(),
+                        ))
+                    })
+                })
+                .await
+            }));
+        }
+    }
+    let mut seqs = Vec::new();
+    for t in appends {
+        seqs.push(t.await.unwrap().expect("append"));
+    }
+    for t in failures {
+        let e = t.await.unwrap().expect_err("the failing write fails");
+        assert!(e.to_string().contains("refused after writing"), "{e}");
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, ((before + 1)..=(before + 40)).collect::<Vec<_>>());
+    assert_eq!(audit::count(&store).await.unwrap(), before + 40);
+    let v = audit::verify(&store, |_, _| {}).await.unwrap();
+    assert_eq!(v.problem, None);
+    assert_eq!(v.checked, before + 40);
+}
