@@ -16,6 +16,9 @@
 //!    `doctor.county`: mostly new people, about 5%
 //!    duplicates of residents already stored (three in five with their ID card, the rest
 //!    without it and with a homophone name) and about 1% bad rows.
+//!    The rate is printed at every 100,000 rows as the import goes (wall, and per second
+//!    of this process's CPU time, with the load average), so a run stopped early still
+//!    says how fast it went.
 //! 5. **Server memory**: `yiwei serve` started as a child process on the same database,
 //!    given a few hundred authenticated requests — web logins through the form (each an
 //!    argon2 verification), resident-list searches with the session cookie, FHIR Patient
