@@ -16,6 +16,9 @@
 //!    `doctor.county`: mostly new people, about 5%
 //!    duplicates of residents already stored (three in five with their ID card, the rest
 //!    without it and with a homophone name) and about 1% bad rows.
+//!    The rate is printed at every 100,000 rows as the import goes (wall, and per second
+//!    of this process's CPU time, with the load average), so a run stopped early still
+//!    says how fast it went.
 //! 5. **Server memory**: `yiwei serve` started as a child process on the same database,
 //!    given a few hundred authenticated requests — web logins through the form (each an
 //!    argon2 verification), resident-list searches with the session cookie, FHIR Patient
@@ -338,6 +341,103 @@ fn file_size(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
+/// This process's CPU time so far, user and system, all threads (`/proc/self/stat`
+/// fields 14 and 15, in clock ticks of 1/100 s, the Linux `USER_HZ`).
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// The one-minute load average (`/proc/loadavg`).
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The import's rate as it goes: wall time and this process's CPU time at every 100,000
+/// rows, printed at once (so a run stopped early still says how fast it went) and kept
+/// for the report.
+struct ImportMeter {
+    started: Instant,
+    cpu_at_start: Duration,
+    /// (rows, wall, CPU) at the last report.
+    last: (u64, Duration, Duration),
+    /// One line per 100,000 rows.
+    lines: Vec<String>,
+    loads: Vec<f64>,
+}
+
+/// Rows between two reports of [`ImportMeter`].
+const METER_ROWS: u64 = 100_000;
+
+impl ImportMeter {
+    fn start() -> ImportMeter {
+        let cpu = cpu_time().unwrap_or_default();
+        ImportMeter {
+            started: Instant::now(),
+            cpu_at_start: cpu,
+            last: (0, Duration::ZERO, Duration::ZERO),
+            lines: Vec::new(),
+            loads: load_average().into_iter().collect(),
+        }
+    }
+
+    /// Wall and CPU time since the start.
+    fn now(&self) -> (Duration, Duration) {
+        let cpu = cpu_time()
+            .unwrap_or_default()
+            .saturating_sub(self.cpu_at_start);
+        (self.started.elapsed(), cpu)
+    }
+
+    /// After a batch: report when another 100,000 rows are done.
+    fn rows(&mut self, rows: u64) -> Option<String> {
+        if rows / METER_ROWS == self.last.0 / METER_ROWS {
+            return None;
+        }
+        let (wall, cpu) = self.now();
+        let (rows0, wall0, cpu0) = self.last;
+        let load = load_average();
+        self.loads.extend(load);
+        let line = format!(
+            "rows {}: {:.0} rows/s over the last {}, {:.0} rows/s since the start; \
+             {:.0} rows per CPU-second, CPU {:.0}% of one core; load {}",
+            thousands(rows),
+            (rows - rows0) as f64 / (wall - wall0).as_secs_f64(),
+            thousands(rows - rows0),
+            rows as f64 / wall.as_secs_f64(),
+            (rows - rows0) as f64 / (cpu - cpu0).as_secs_f64().max(0.001),
+            100.0 * (cpu - cpu0).as_secs_f64() / (wall - wall0).as_secs_f64(),
+            load.map_or_else(|| "?".to_owned(), |l| format!("{l:.1}")),
+        );
+        self.last = (rows, wall, cpu);
+        self.lines.push(line.clone());
+        Some(line)
+    }
+
+    /// Rows per CPU-second, the CPU share (of one core) and the mean and highest load
+    /// average seen, over the whole import.
+    fn overall(&mut self, rows: u64) -> (f64, f64, f64, f64) {
+        let (wall, cpu) = self.now();
+        self.loads.extend(load_average());
+        let mean = self.loads.iter().sum::<f64>() / self.loads.len().max(1) as f64;
+        let max = self.loads.iter().copied().fold(0.0, f64::max);
+        (
+            rows as f64 / cpu.as_secs_f64().max(0.001),
+            cpu.as_secs_f64() / wall.as_secs_f64(),
+            mean,
+            max,
+        )
+    }
+}
+
 /// One row of the result table.
 struct Line {
     what: String,
@@ -568,17 +668,24 @@ pub async fn residents(store: &Store, opts: &Options, serve: &ServeArgs) -> Resu
             .with_context(|| format!("cannot create {}", report_path.display()))?;
         let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
         let t = Instant::now();
+        let mut meter = ImportMeter::start();
         let summary = crate::import::residents(
             store,
             &importer,
             std::io::BufReader::new(input),
             today,
             std::io::BufWriter::new(report),
-            |bytes| progress.set_position(bytes),
+            |bytes, so_far| {
+                progress.set_position(bytes);
+                if let Some(line) = meter.rows(so_far.rows) {
+                    progress.suspend(|| eprintln!("   {line}"));
+                }
+            },
         )
         .await?;
         let took = t.elapsed();
         progress.finish_and_clear();
+        let (per_cpu_s, cpu_share, mean_load, max_load) = meter.overall(summary.rows);
         let rows_per_s = summary.rows as f64 / took.as_secs_f64();
         let million = Duration::from_secs_f64(1_000_000.0 / rows_per_s);
         lines.push(Line {
@@ -591,16 +698,26 @@ pub async fn residents(store: &Store, opts: &Options, serve: &ServeArgs) -> Resu
             ),
             target: "1M rows < 5 min (≥ 3,334 rows/s)".into(),
             result: format!(
-                "{rows_per_s:.0} rows/s in {} → 1M rows in ~{} (created {}, linked {}, review pairs {}, refused {})",
+                "{rows_per_s:.0} rows/s in {} → 1M rows in ~{} (created {}, linked {}, review pairs {}, refused {}); \
+                 {per_cpu_s:.0} rows per CPU-second, the process at {:.0}% of one core, load average {mean_load:.1} (highest {max_load:.1})",
                 minutes(took),
                 minutes(million),
                 thousands(summary.created),
                 thousands(summary.linked),
                 thousands(summary.queued_for_review),
-                thousands(summary.refused)
+                thousands(summary.refused),
+                100.0 * cpu_share
             ),
             met: Some(rows_per_s >= 1_000_000.0 / 300.0),
         });
+        if !meter.lines.is_empty() {
+            notes.push(format!(
+                "The import's rate per {} rows (wall, and per second of this process's CPU time, \
+                 both threads; load is the one-minute load average): {}.",
+                thousands(METER_ROWS),
+                meter.lines.join("; ")
+            ));
+        }
         notes.push(if summary.rows >= 1_000_000 {
             format!(
                 "The import is timed on {} rows into the county just loaded, in batches of \

@@ -740,7 +740,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 std::io::BufReader::new(decoded),
                 today,
                 std::io::BufWriter::new(report_file),
-                |_| bar.set_position(read.load(std::sync::atomic::Ordering::Relaxed)),
+                |_, _| bar.set_position(read.load(std::sync::atomic::Ordering::Relaxed)),
             )
             .await?;
             bar.finish_and_clear();

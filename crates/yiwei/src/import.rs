@@ -195,14 +195,14 @@ pub fn row_to_resident(
 pub const BATCH_ROWS: usize = 5_000;
 
 /// Import residents from `input` as `user`; refused rows go to `report`. `progress` is
-/// called with the bytes read so far, after each batch is written.
+/// called after each batch is written, with the bytes read so far and the summary so far.
 pub async fn residents(
     store: &Store,
     user: &User,
-    input: impl Read,
+    input: impl Read + Send + 'static,
     today: NaiveDate,
     report: impl Write,
-    progress: impl FnMut(u64),
+    progress: impl FnMut(u64, &Summary),
 ) -> Result<Summary> {
     residents_in_batches(store, user, input, today, report, progress, BATCH_ROWS).await
 }
@@ -211,24 +211,38 @@ pub async fn residents(
 #[derive(Default)]
 struct Batch {
     /// Data rows read into this batch, refused ones included.
-    lines: usize,
+    lines: u64,
+    /// Rows of this batch refused while reading (bad line or bad field).
+    refused_rows: u64,
     rows: Vec<u64>,
     residents: Vec<NewResident>,
     refused: Vec<(u64, String, String)>,
+    /// Bytes of the input read when the batch was complete.
+    bytes: u64,
 }
+
+/// Batches read ahead of the one being written. One is enough to keep the reader busy
+/// while a batch is written; more would only hold more rows in memory.
+const READ_AHEAD: usize = 1;
 
 /// [`residents`] with `batch_rows` rows per batch (tests use small batches to cross batch
 /// boundaries with few rows).
+///
+/// Reading and checking the file runs on a thread of its own, a batch ahead of the batch
+/// being matched and written, over a bounded channel: the two stages use both cores. The
+/// batches reach the master index one after the other and in file order, so every row is
+/// decided exactly as in a single stream (matching itself stays inside each batch's write
+/// transaction, see `yiwei_store::import`).
 pub async fn residents_in_batches(
     store: &Store,
     user: &User,
-    input: impl Read,
+    input: impl Read + Send + 'static,
     today: NaiveDate,
     mut report: impl Write,
-    mut progress: impl FnMut(u64),
+    mut progress: impl FnMut(u64, &Summary),
     batch_rows: usize,
 ) -> Result<Summary> {
-    let batch_rows = batch_rows.max(1);
+    let batch_rows = batch_rows.max(1) as u64;
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
     let headers = reader
         .headers()
@@ -258,33 +272,73 @@ pub async fn residents_in_batches(
         user,
         remote_addr: None,
     };
+
+    let (batches, mut received) = tokio::sync::mpsc::channel::<Batch>(READ_AHEAD);
+    let read = tokio::task::spawn_blocking(move || {
+        read_batches(reader, &columns, today, batch_rows, &batches)
+    });
+    let session = yiwei_store::import::Session::start(store)
+        .await
+        .context("cannot prepare the database for the import")?;
     let mut summary = Summary::default();
+    let mut failed = None;
+    while let Some(batch) = received.recv().await {
+        summary.rows += batch.lines;
+        summary.refused += batch.refused_rows;
+        let bytes = batch.bytes;
+        if let Err(e) = register(store, &session, &viewer, batch, &mut summary, &mut report).await {
+            failed = Some(e);
+            break;
+        }
+        progress(bytes, &summary);
+    }
+    // Stop the reader (if the import failed) before waiting for it.
+    drop(received);
+    let finished = session.finish(store).await;
+    read.await.context("the file reader stopped")?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    finished.context("cannot restore the database settings after the import")?;
+    report.flush().context("cannot write the error report")?;
+    Ok(summary)
+}
+
+/// Read and check the file's rows into batches of `batch_rows` lines and send them on, in
+/// file order. Stops at the end of the file, or when the receiver is gone.
+fn read_batches<R: Read>(
+    mut reader: csv::Reader<R>,
+    columns: &[Option<&'static str>],
+    today: NaiveDate,
+    batch_rows: u64,
+    batches: &tokio::sync::mpsc::Sender<Batch>,
+) {
+    let mut row = 0u64;
     let mut record = csv::StringRecord::new();
     let mut batch = Batch::default();
     loop {
-        let row = summary.rows + 1;
         let more = match reader.read_record(&mut record) {
             Ok(more) => more,
             Err(e) => {
                 // A malformed line (wrong number of fields, bad quoting, not UTF-8):
                 // report it and go on with the next line.
-                summary.rows += 1;
-                summary.refused += 1;
+                row += 1;
                 batch.lines += 1;
+                batch.refused_rows += 1;
                 batch.refused.push((row, "(line)".into(), e.to_string()));
                 continue;
             }
         };
         if more {
-            summary.rows += 1;
+            row += 1;
             batch.lines += 1;
-            match row_to_resident(&columns, &record, today) {
+            match row_to_resident(columns, &record, today) {
                 Ok(new) => {
                     batch.rows.push(row);
                     batch.residents.push(new);
                 }
                 Err(problems) => {
-                    summary.refused += 1;
+                    batch.refused_rows += 1;
                     batch
                         .refused
                         .extend(problems.into_iter().map(|(f, r)| (row, f, r)));
@@ -292,28 +346,31 @@ pub async fn residents_in_batches(
             }
         }
         if batch.lines >= batch_rows || (!more && batch.lines > 0) {
-            let done = std::mem::take(&mut batch);
-            register(store, &viewer, done, &mut summary, &mut report).await?;
-            progress(reader.position().byte());
+            let mut done = std::mem::take(&mut batch);
+            done.bytes = reader.position().byte();
+            if batches.blocking_send(done).is_err() {
+                return;
+            }
         }
         if !more {
-            break;
+            return;
         }
     }
-    report.flush().context("cannot write the error report")?;
-    Ok(summary)
 }
 
 /// Register one batch through the master index, count what happened and write the
 /// report lines of its refused rows in row order.
 async fn register(
     store: &Store,
+    session: &yiwei_store::import::Session,
     viewer: &Viewer<'_>,
     mut batch: Batch,
     summary: &mut Summary,
     report: &mut impl Write,
 ) -> Result<()> {
-    let outcomes = match yiwei_store::import::register_batch(store, viewer, &batch.residents).await
+    let outcomes = match session
+        .register_batch(store, viewer, &batch.residents)
+        .await
     {
         Ok(registered) => registered.outcomes,
         Err(e) => {

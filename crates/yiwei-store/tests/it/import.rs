@@ -54,9 +54,35 @@ async fn seed(store: &Store, county: &County) -> Vec<i64> {
             Some("1958-11-02"),
             None,
         ),
+        // Stored twice and merged: only the survivor may be a candidate.
+        without_card(
+            &county.village_a2,
+            "覃小燕",
+            "female",
+            Some("1962-07-07"),
+            None,
+        ),
+        without_card(
+            &county.village_a2,
+            "覃小燕",
+            "female",
+            Some("1962-07-07"),
+            None,
+        ),
+        // In township B: found by name key and birth date only, not by village.
+        without_card(
+            &county.village_b1,
+            "黎春花",
+            "female",
+            Some("1971-03-03"),
+            None,
+        ),
     ] {
         ids.push(resident::create(store, &new, &by).await.expect("seed"));
     }
+    empi::merge(store, ids[2], ids[3], None, "same person", &by)
+        .await
+        .expect("merge");
     ids
 }
 
@@ -149,6 +175,13 @@ fn rows(county: &County) -> Vec<NewResident> {
             Some(&id_card("451226", "20010920", 46)),
             None,
         ),
+        // 16: the merged pair's person: linked to the survivor, never the merged record.
+        without_card(a2, "覃小燕", "female", Some("1962-07-07"), None),
+        // 17: the same name in the same village with a typo in the birth date: found by
+        // name key and village only.
+        without_card(a2, "覃小燕", "female", Some("1962-07-17"), None),
+        // 18: a namesake in township B, same birth date: found by name key and birth date.
+        without_card(a1, "黎春花", "female", Some("1971-03-03"), None),
     ]
 }
 
@@ -280,11 +313,11 @@ async fn trace(store: &Store, outcomes: &[RowOutcome], audit_before: i64) -> Tra
 /// Import `rows` into a fresh fixture county on the backend of `like`: one by one through
 /// `access::register_resident` when `batch` is `None` (the oracle), else in batches of
 /// that many rows. Returns the trace and whether any batch fell back to single writes.
-async fn import_into_fresh(like: &Store, batch: Option<usize>) -> (Trace, bool) {
+async fn import_into_fresh(like: &Store, batch: Option<usize>) -> (Trace, bool, Vec<i64>) {
     let db = TestDb::like(like, keys()).await;
     let store = db.store();
     let county = County::build(&store).await;
-    seed(&store, &county).await;
+    let seeded = seed(&store, &county).await;
     let viewer = Viewer {
         user: &county.clinician_a,
         remote_addr: None,
@@ -313,12 +346,12 @@ async fn import_into_fresh(like: &Store, batch: Option<usize>) -> (Trace, bool) 
     assert_eq!(verification.problem, None, "the audit chain holds");
     let t = trace(&store, &outcomes, before).await;
     db.finish().await;
-    (t, fell_back)
+    (t, fell_back, seeded)
 }
 
 conformance!(a_batch_decides_stores_and_audits_what_single_registrations_do);
 async fn a_batch_decides_stores_and_audits_what_single_registrations_do(store: Store) {
-    let (oracle, _) = import_into_fresh(&store, None).await;
+    let (oracle, _, seeded) = import_into_fresh(&store, None).await;
     // The file's mix shows in the oracle's answers, so the comparison covers each case.
     use Said::*;
     assert!(matches!(oracle.said[0], Created { ref review } if review.is_empty()));
@@ -355,10 +388,28 @@ async fn a_batch_decides_stores_and_audits_what_single_registrations_do(store: S
         }
     ));
     assert!(!oracle.reviews.is_empty());
+    // The merged record is nobody's candidate; its survivor is.
+    let (survivor, merged) = (Ref::Stored(seeded[2]), Ref::Stored(seeded[3]));
+    assert!(matches!(oracle.said[16], Linked { to, .. } if to == survivor));
+    let found = |said: &Said, who: Ref| match said {
+        Linked { to, .. } => *to == who,
+        Created { review } => review.contains(&who),
+        Refused(_) => false,
+    };
+    assert!(found(&oracle.said[17], survivor), "{:?}", oracle.said[17]);
+    // The namesake of township B, found by the birth date alone.
+    let namesake = Ref::Stored(seeded[4]);
+    assert!(found(&oracle.said[18], namesake), "{:?}", oracle.said[18]);
+    assert!(
+        oracle
+            .reviews
+            .iter()
+            .all(|r| r.0 != merged && r.1 != merged)
+    );
 
     // One batch for the whole file, batches that split the pairs above, one row a batch.
     for size in [100, 4, 1] {
-        let (batched, fell_back) = import_into_fresh(&store, Some(size)).await;
+        let (batched, fell_back, _) = import_into_fresh(&store, Some(size)).await;
         assert!(!fell_back, "batches of {size} are written in one go");
         assert_eq!(batched.said, oracle.said, "answers, batches of {size}");
         assert_eq!(
