@@ -1700,6 +1700,20 @@ async fn booking_checked(
     Err(refusal.into())
 }
 
+/// Book `resident_id` into `slot_id` and return the booking made, for the answer to the
+/// request (FHIR `POST Appointment`). The booking's `create` audit row, written with it,
+/// covers showing it back to the one who made it: no second decision or read row.
+pub async fn book_and_get(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    resident_id: i64,
+    slot_id: i64,
+    when: When,
+) -> Result<crate::booking::Booking, BookingError> {
+    let id = book(store, viewer, resident_id, slot_id, when).await?;
+    Ok(crate::booking::get(store, id).await?)
+}
+
 /// Book `resident_id` into `slot_id`.
 pub async fn book(
     store: &Store,

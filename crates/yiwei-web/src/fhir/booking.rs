@@ -410,12 +410,10 @@ pub async fn create_appointment(
         ));
     }
     let vw = viewer(&user, remote.0);
-    let id = access::book(&state.store, &vw, patient, slot, when(&state))
+    let b = access::book_and_get(&state.store, &vw, patient, slot, when(&state))
         .await
         .map_err(booking_outcome)?;
-    let b = access::open_booking(&state.store, &vw, id)
-        .await
-        .map_err(booking_outcome)?;
+    let id = b.id;
     let mut response = Fhir(StatusCode::CREATED, to_appointment(&b)).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("{}/Appointment/{id}", state.fhir_base()))
     {

@@ -461,3 +461,67 @@ async fn accepting_a_declined_referral_is_refused_and_changes_nothing() {
         assert!(r.status.is_client_error());
     }
 }
+
+#[tokio::test]
+async fn a_fhir_appointment_is_booked_and_answered_with_the_booking_made() {
+    for backend in backends() {
+        let app = TestApp::new(backend).await;
+        let (_, slot) = hospital_schedule(&app.store).await;
+        let f = &app.fixture;
+        let body = serde_json::json!({
+            "resourceType": "Appointment",
+            "status": "booked",
+            "slot": [{"reference": format!("Slot/{slot}")}],
+            "participant": [{"actor": {"reference": format!("Patient/{}", f.home_resident)}, "status": "accepted"}]
+        });
+        let reads = count(
+            &app.store,
+            "SELECT COUNT(*) FROM audit_log WHERE object_type = 'booking' AND action = 'read'",
+        )
+        .await;
+        let r = fhir(
+            &app,
+            "county.doctor",
+            Request::post("/fhir/Appointment")
+                .header("content-type", "application/fhir+json")
+                .body(Body::from(body.to_string()))
+                .expect("request"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{backend}: {}", r.body);
+        let a = r.json();
+        assert_eq!(a["resourceType"], "Appointment");
+        assert_eq!(a["status"], "booked");
+        assert_eq!(a["slot"][0]["reference"], format!("Slot/{slot}"));
+        let id = a["id"].as_str().expect("id").to_owned();
+        assert_eq!(
+            count(
+                &app.store,
+                &format!(
+                    "SELECT COUNT(*) FROM audit_log WHERE object_type = 'booking' \
+                     AND object_id = '{id}' AND action = 'create'"
+                ),
+            )
+            .await,
+            1,
+            "{backend}: the booking's create row"
+        );
+        assert_eq!(
+            count(
+                &app.store,
+                "SELECT COUNT(*) FROM audit_log WHERE object_type = 'booking' AND action = 'read'",
+            )
+            .await,
+            reads,
+            "{backend}: answering with the booking made is no second read"
+        );
+        let again = fhir(
+            &app,
+            "county.doctor",
+            get(&format!("/fhir/Appointment/{id}")),
+        )
+        .await;
+        assert_eq!(again.status, StatusCode::OK);
+        assert_eq!(again.json()["id"], id.as_str());
+    }
+}
