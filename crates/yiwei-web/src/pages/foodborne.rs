@@ -129,6 +129,28 @@ fn split(form: Vec<(String, String)>) -> (HashMap<String, String>, Vec<String>) 
     (values, symptoms)
 }
 
+/// The case as typed and checked by `foodborne::validate`, or every field's first problem
+/// in the viewer's language (for a new report and for a correction alike).
+fn checked_case(
+    state: &AppState,
+    form: &HashMap<String, String>,
+    symptoms: &[String],
+    tr: Tr,
+) -> Result<FoodborneCase, HashMap<String, String>> {
+    let en = tr.lang == Lang::En;
+    let case = parse_case(form, symptoms, tr)?;
+    foodborne::validate(&case, local_now(state)).map_err(|problems| {
+        let mut errors = HashMap::new();
+        for p in problems {
+            errors
+                .entry(p.field.to_owned())
+                .or_insert(if en { p.en } else { p.zh });
+        }
+        errors
+    })?;
+    Ok(case)
+}
+
 /// The case as typed, or the problems of the fields that could not be read at all.
 fn parse_case(
     form: &HashMap<String, String>,
@@ -271,25 +293,12 @@ pub async fn create(
     if !may_report(&user) {
         return Err(PageError::Forbidden);
     }
-    let en = ctx.tr.lang == Lang::En;
     let fix = say(
         ctx.tr,
         "报告有误，请按提示修改后再提交。",
         "The report has errors; correct the fields marked below.",
     );
-    let checked = parse_case(&values, &symptoms, ctx.tr).and_then(|case| {
-        foodborne::validate(&case, local_now(&state))
-            .map(|()| case)
-            .map_err(|problems| {
-                let mut errors = HashMap::new();
-                for p in problems {
-                    errors
-                        .entry(p.field.to_owned())
-                        .or_insert(if en { p.en } else { p.zh });
-                }
-                errors
-            })
-    });
+    let checked = checked_case(&state, &values, &symptoms, ctx.tr);
     let case = match checked {
         Ok(case) => case,
         Err(errors) => {
@@ -778,25 +787,12 @@ pub async fn resubmit(
     };
     let settings = &state.config.notifiable;
     let draft = access::foodborne_draft(&state.store, &viewer(&ctx, &user), settings, id).await?;
-    let en = ctx.tr.lang == Lang::En;
     let fix = say(
         ctx.tr,
         "报告有误，请按提示修改后再提交。",
         "The report has errors; correct the fields marked below.",
     );
-    let checked = parse_case(&values, &symptoms, ctx.tr).and_then(|case| {
-        foodborne::validate(&case, local_now(&state))
-            .map(|()| case)
-            .map_err(|problems| {
-                let mut errors = HashMap::new();
-                for p in problems {
-                    errors
-                        .entry(p.field.to_owned())
-                        .or_insert(if en { p.en } else { p.zh });
-                }
-                errors
-            })
-    });
+    let checked = checked_case(&state, &values, &symptoms, ctx.tr);
     let case = match checked {
         Ok(case) => case,
         Err(errors) => {
