@@ -72,12 +72,14 @@ fn schedule_name(phase: &str) -> String {
     format!("bench-{phase}")
 }
 
-/// Make the county, the residents and the two schedules with their slots.
-async fn setup(store: &Store, opts: &Options, data_dir: &Path) -> Result<()> {
-    let who = Who {
-        username: Some("bench".into()),
-        ..Who::default()
-    };
+/// The bench's minimal county (province down to one village, 城西村 `451226100201`), a
+/// medical community and its lead county hospital coded `hospital_code`; returns the
+/// hospital's id. Shared by the in-process and the HTTP booking benches.
+pub(crate) async fn county_and_hospital(
+    store: &Store,
+    community_name: &str,
+    hospital_code: &str,
+) -> Result<i64> {
     let code = |s: &str| DivisionCode::parse(s).map_err(|e| anyhow::anyhow!("{s}: {e:?}"));
     for (c, parent, level, name) in [
         ("45", None, Level::Province, "广西壮族自治区"),
@@ -98,11 +100,11 @@ async fn setup(store: &Store, opts: &Options, data_dir: &Path) -> Result<()> {
         )
         .await?;
     }
-    let community = org::add_community(store, "环江县医共体", "", &code("451226")?).await?;
+    let community = org::add_community(store, community_name, "", &code("451226")?).await?;
     let hospital = org::add(
         store,
         &org::NewInstitution {
-            code: "BENCH-H".into(),
+            code: hospital_code.into(),
             name: "环江县人民医院".into(),
             name_en: String::new(),
             kind: InstitutionKind::CountyHospital,
@@ -112,6 +114,17 @@ async fn setup(store: &Store, opts: &Options, data_dir: &Path) -> Result<()> {
         },
     )
     .await?;
+    Ok(hospital)
+}
+
+/// Make the county, the residents and the two schedules with their slots.
+async fn setup(store: &Store, opts: &Options, data_dir: &Path) -> Result<()> {
+    let who = Who {
+        username: Some("bench".into()),
+        ..Who::default()
+    };
+    let code = |s: &str| DivisionCode::parse(s).map_err(|e| anyhow::anyhow!("{s}: {e:?}"));
+    let hospital = county_and_hospital(store, "环江县医共体", "BENCH-H").await?;
     user::add(
         store,
         &user::NewUser {

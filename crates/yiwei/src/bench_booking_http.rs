@@ -41,13 +41,11 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use yiwei_domain::access::Role;
 use yiwei_domain::booking::{ScheduleRules, ServiceKind, Session};
-use yiwei_domain::division::{DivisionCode, Level};
-use yiwei_domain::org::InstitutionKind;
+use yiwei_domain::division::DivisionCode;
 use yiwei_store::audit::Who;
 use yiwei_store::booking::{self, NewSchedule, SlotFilter, When};
-use yiwei_store::division::{self, Division};
 use yiwei_store::resident::{self, NewResident};
-use yiwei_store::{Store, org, session, user};
+use yiwei_store::{Store, session, user};
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -108,40 +106,10 @@ async fn setup(store: &Store, opts: &Options) -> Result<County> {
         ..Who::default()
     };
     let code = |s: &str| DivisionCode::parse(s).map_err(|e| anyhow::anyhow!("{s}: {e:?}"));
-    for (c, parent, level, name) in [
-        ("45", None, Level::Province, "广西壮族自治区"),
-        ("4512", Some("45"), Level::Prefecture, "河池市"),
-        ("451226", Some("4512"), Level::County, "环江毛南族自治县"),
-        ("451226100", Some("451226"), Level::Township, "思恩镇"),
-        ("451226100201", Some("451226100"), Level::Village, "城西村"),
-    ] {
-        division::upsert(
-            store,
-            &Division {
-                code: code(c)?,
-                parent: parent.map(code).transpose()?,
-                level,
-                name: name.into(),
-                name_en: String::new(),
-            },
-        )
-        .await?;
-    }
-    let community = org::add_community(store, "环江县医共体(压测)", "", &code("451226")?).await?;
-    let hospital = org::add(
-        store,
-        &org::NewInstitution {
-            code: "BENCH-HTTP-H".into(),
-            name: "环江县人民医院".into(),
-            name_en: String::new(),
-            kind: InstitutionKind::CountyHospital,
-            division: code("451226")?,
-            community_id: Some(community),
-            is_lead: true,
-        },
-    )
-    .await
-    .context("the bench hospital (run on a fresh data folder)")?;
+    let hospital =
+        crate::bench_booking::county_and_hospital(store, "环江县医共体(压测)", "BENCH-HTTP-H")
+            .await
+            .context("the bench hospital (run on a fresh data folder)")?;
     let mut phones = Vec::with_capacity(opts.clients);
     for i in 0..opts.clients {
         let resident_id = resident::create(
