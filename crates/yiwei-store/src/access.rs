@@ -1214,6 +1214,33 @@ pub async fn case_list(
     Ok(crate::notifiable::list(store, root, filter, limit, offset).await?)
 }
 
+/// A list of the viewer's own institution's reports (a work queue), audited as one read
+/// of `object` for the institution: clinical staff only. `None` for an account of no
+/// institution (nothing to list, nothing audited).
+async fn own_institution_list(
+    store: &Store,
+    viewer: &Viewer<'_>,
+    object: &str,
+) -> Result<Option<i64>, AccessError> {
+    let role = viewer.user.role;
+    let refusal = (role == rules::Role::Resident || !role.reads_personal_records())
+        .then_some(Refusal::AggregateRole);
+    let Some(institution) = viewer.user.institution_id else {
+        return Ok(None);
+    };
+    let event = match refusal {
+        None => Event::new(viewer.user.who(), Action::Read).basis("institution"),
+        Some(r) => Event::new(viewer.user.who(), Action::Denied)
+            .outcome("denied")
+            .basis(refusal_code(r))
+            .reason(Action::Read.as_str()),
+    }
+    .object(object, institution)
+    .from_addr(viewer.remote_addr.clone());
+    audit_list(store, &event, refusal).await?;
+    Ok(Some(institution))
+}
+
 /// The cards the viewer's institution reported that the CDC returned for correction (退回
 /// 待订正), newest first: the reporting clinicians' work queue; audited as one read of the
 /// list.
@@ -1223,22 +1250,9 @@ pub async fn returned_cards(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<crate::notifiable::CaseReport>, i64), AccessError> {
-    let role = viewer.user.role;
-    let refusal = (role == rules::Role::Resident || !role.reads_personal_records())
-        .then_some(Refusal::AggregateRole);
-    let Some(institution) = viewer.user.institution_id else {
+    let Some(institution) = own_institution_list(store, viewer, "returned_cards").await? else {
         return Ok((Vec::new(), 0));
     };
-    let event = match refusal {
-        None => Event::new(viewer.user.who(), Action::Read).basis("institution"),
-        Some(r) => Event::new(viewer.user.who(), Action::Denied)
-            .outcome("denied")
-            .basis(refusal_code(r))
-            .reason(Action::Read.as_str()),
-    }
-    .object("returned_cards", institution)
-    .from_addr(viewer.remote_addr.clone());
-    audit_list(store, &event, refusal).await?;
     let filter = crate::notifiable::CaseFilter {
         statuses: vec![yiwei_domain::notifiable::CardStatus::Returned],
         institution_id: Some(institution),
@@ -1583,22 +1597,9 @@ pub async fn returned_foodborne(
     viewer: &Viewer<'_>,
     limit: i64,
 ) -> Result<Vec<crate::notifiable::StoredFoodborne>, AccessError> {
-    let role = viewer.user.role;
-    let refusal = (role == rules::Role::Resident || !role.reads_personal_records())
-        .then_some(Refusal::AggregateRole);
-    let Some(institution) = viewer.user.institution_id else {
+    let Some(institution) = own_institution_list(store, viewer, "returned_foodborne").await? else {
         return Ok(Vec::new());
     };
-    let event = match refusal {
-        None => Event::new(viewer.user.who(), Action::Read).basis("institution"),
-        Some(r) => Event::new(viewer.user.who(), Action::Denied)
-            .outcome("denied")
-            .basis(refusal_code(r))
-            .reason(Action::Read.as_str()),
-    }
-    .object("returned_foodborne", institution)
-    .from_addr(viewer.remote_addr.clone());
-    audit_list(store, &event, refusal).await?;
     Ok(crate::notifiable::foodborne_returned(store, institution, limit).await?)
 }
 
